@@ -1,0 +1,46 @@
+/** Stable error codes for the tool's own trouble. Findings about a target are values, never these. */
+export type DoctorErrorCode = 'E_USAGE' | 'E_CONFIG' | 'E_UNREACHABLE' | 'E_SCENARIO';
+
+/** Exit code for each error code, applied only in `cli.ts`. */
+export const EXIT_CODES = {
+  ok: 0,
+  findings: 1,
+  usage: 2,
+  unreachable: 3,
+} as const;
+
+/** Base class: a one-line message that says what to do next, a stable code, the cause chained. */
+export class DoctorError extends Error {
+  readonly code: DoctorErrorCode;
+
+  constructor(code: DoctorErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DoctorError';
+    this.code = code;
+  }
+
+  get exitCode(): number {
+    return this.code === 'E_UNREACHABLE' ? EXIT_CODES.unreachable : EXIT_CODES.usage;
+  }
+}
+
+export class ConfigError extends DoctorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONFIG', message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+export class UsageError extends DoctorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_USAGE', message, options);
+    this.name = 'UsageError';
+  }
+}
+
+export class UnreachableError extends DoctorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_UNREACHABLE', message, options);
+    this.name = 'UnreachableError';
+  }
+}
