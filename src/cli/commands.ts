@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import type { CliContext } from './context.js';
+import { registerServe } from './serve.js';
+import { registerTail } from './tail.js';
+import { registerToken } from './token.js';
+
+/** Sets the process exit code; only `cli.ts` implements it. */
+export type SetExitCode = (code: number) => void;
+
+/** Each subcommand's flags live in `src/cli/<name>.ts`; its work in `src/commands/<name>.ts`, loaded lazily. */
+export function registerCommands(program: Command, context: CliContext, setExitCode: SetExitCode): void {
+  registerServe(program, context, setExitCode);
+  registerToken(program, context, setExitCode);
+  registerTail(program, context, setExitCode);
+}

@@ -1,0 +1,199 @@
+import { Chalk } from 'chalk';
+import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
+import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
+import { createDispatcher, isHttpFailure } from '../engine/http.js';
+import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
+import { StreamObserver, type Observation } from '../engine/streamObserver.js';
+import { runStreamSession, type StreamSource } from '../engine/streamSession.js';
+import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
+import type { TargetOptions } from '../options/options.js';
+import type { SseNotice } from '../engine/sseDecoder.js';
+import type { TailItem } from '../reporters/tailItems.js';
+import { tailJsonLine } from '../reporters/tailJson.js';
+import { tailPrettyLine } from '../reporters/tailPretty.js';
+
+export interface TailOptions {
+  readonly target: TargetOptions;
+  /** A generation to follow; with neither this nor `target.streamUrl`, a new one is created. */
+  readonly generationId: string | undefined;
+  /** For a created generation: use the profile's failing prompt. */
+  readonly failing: boolean;
+  readonly json: boolean;
+  readonly color: boolean;
+  readonly clock?: Clock;
+}
+
+/**
+ * `sse-doctor tail`: follow one stream live, reconnecting by the client policy, and say how it
+ * ended. Exit 0 only for a terminal event followed by a clean close.
+ */
+export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal }): Promise<number> {
+  const clock = options.clock ?? systemClock;
+  const { target } = options;
+  const { profile } = target;
+  const startedAt = clock.now();
+  const since = (t: number) => t - startedAt;
+  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const emit = (item: TailItem) => {
+    const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
+    if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+  };
+  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  try {
+    const api = new GenerationsApi(target, dispatcher);
+    const { source, generationId } = await resolveSource(options, api, io.signal);
+    if (generationId !== null) emit({ kind: 'generation', id: generationId, created: options.generationId === undefined, t: since(clock.now()) });
+
+    const observer = new StreamObserver(profile.limits.heartbeatSeconds * 1000, (observation) =>
+      emit({ kind: 'diagnostic', level: 'warn', code: observation.kind, message: describeObservation(observation), t: since(observation.t) }),
+    );
+    const model = createClientModel('robust', profile.client);
+    const session = await runStreamSession(
+      {
+        source,
+        model,
+        profile,
+        streamHeaders: target.headers,
+        maxLineBytes: target.maxLineBytes,
+        headersTimeoutMs: target.headersTimeoutMs,
+        dispatcher,
+        clock,
+        signal: io.signal,
+      },
+      {
+        onTokenResult: (result) => {
+          if ('failure' in result) {
+            emit({ kind: 'diagnostic', level: 'warn', code: `token-${result.failure.failure}`, message: `token request failed: ${result.failure.failure} (${result.failure.code})`, t: since(clock.now()) });
+            return;
+          }
+          const { exchange } = result;
+          emit({
+            kind: 'token',
+            status: exchange.status,
+            latencyMs: exchange.latencyMs,
+            token: result.ok ? shortenToken(result.token.token) : null,
+            detail: result.ok ? null : result.detail,
+            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, result.detail, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds).meaning,
+            t: since(clock.now()),
+          });
+        },
+        onConnecting: ({ attempt, url, lastEventId }) =>
+          emit({ kind: 'connect', attempt, url: redactStreamUrl(url), lastEventId: lastEventId || null, t: since(clock.now()) }),
+        onOpen: (open) => {
+          observer.connectionOpened(open.t);
+          emit({
+            kind: 'open',
+            status: open.status,
+            headersMs: open.headersMs,
+            contentType: open.headers['content-type'] ?? null,
+            traceId: open.headers['x-trace-id'] ?? null,
+            t: since(open.t),
+          });
+        },
+        onEvent: (event) => {
+          const gapMs = observer.event(event);
+          emit({ kind: 'event', id: event.id ?? null, event: event.event ?? null, data: event.data, t: since(event.t), gapMs, heartbeat: event.event === 'heartbeat' });
+        },
+        onNotice: (notice) => {
+          if (notice.kind === 'comment') {
+            const gapMs = observer.comment(notice.t);
+            emit({ kind: 'comment', text: notice.text, t: since(notice.t), gapMs });
+          } else {
+            emit({ kind: 'diagnostic', level: notice.kind === 'retry' ? 'info' : 'warn', code: notice.kind, message: describeNotice(notice), t: since(notice.t) });
+          }
+        },
+        onStreamEnd: (result) =>
+          emit({ kind: 'end', how: result.end.kind, description: describeEnd(result.end), events: result.events, durationMs: result.endedAt - result.startedAt, t: since(result.endedAt) }),
+        onDecision: (decision) => {
+          if (decision.action === 'retry') {
+            emit({ kind: 'reconnect', retry: decision.retry, maxRetries: profile.client.maxRetries, delayMs: decision.delayMs, reason: decision.reason, t: since(clock.now()) });
+          } else {
+            emit({ kind: 'stop', reason: decision.reason, gaveUp: decision.gaveUp, t: since(clock.now()) });
+          }
+        },
+      },
+    );
+    if (session.unreachable) {
+      throw new UnreachableError(`${target.streamUrl ? redactStreamUrl(target.streamUrl) : target.baseUrl}: unreachable (${session.unreachable.code}); is the server running and the URL right?`);
+    }
+    const stats = observer.stats;
+    const ok = session.lastEnd?.kind === 'clean-terminal';
+    emit({
+      kind: 'summary',
+      generationId,
+      url: target.streamUrl ? redactStreamUrl(target.streamUrl) : api.url('stream', generationId ?? ''),
+      durationMs: clock.now() - startedAt,
+      events: stats.events,
+      heartbeats: stats.heartbeats,
+      longestGapMs: stats.longestGapMs,
+      reconnects: session.retries,
+      tokenRequests: session.tokenRequests,
+      duplicates: stats.duplicates,
+      missing: stats.missing,
+      finalStatus: stats.lastStatus ?? null,
+      finalStage: stats.lastStage ?? null,
+      ended: session.lastEnd?.kind ?? null,
+      endedHow: session.lastEnd ? describeEnd(session.lastEnd) : 'never connected',
+      stopReason: session.stop.reason,
+      ok,
+    });
+    return ok ? EXIT_CODES.ok : EXIT_CODES.findings;
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function resolveSource(
+  options: TailOptions,
+  api: GenerationsApi,
+  signal: AbortSignal | undefined,
+): Promise<{ source: StreamSource; generationId: string | null }> {
+  const { target } = options;
+  if (target.streamUrl !== undefined) {
+    if (options.generationId !== undefined) throw new UsageError('tail: give either a generation id or --url, not both');
+    return { source: { kind: 'url', url: target.streamUrl }, generationId: null };
+  }
+  if (!target.profile.usesTokens) {
+    return { source: { kind: 'url', url: api.url('stream') }, generationId: null };
+  }
+  if (options.generationId !== undefined) {
+    return { source: { kind: 'token', api, generationId: options.generationId }, generationId: options.generationId };
+  }
+  const prompt = options.failing ? target.profile.fixtures.failingPrompt : target.profile.fixtures.completingPrompt;
+  const created = await api.create(prompt, signal);
+  if (isHttpFailure(created)) {
+    if (created.failure === 'unreachable') throw new UnreachableError(`${api.url('create')}: unreachable (${created.code}); is the server running and the base URL right?`);
+    throw new UnreachableError(`${api.url('create')}: ${created.failure} (${created.code})`);
+  }
+  const id = (created.json as { id?: unknown } | undefined)?.id;
+  if (created.status >= 300 || typeof id !== 'string') {
+    throw new UsageError(`could not create a generation to tail: ${api.url('create')} answered ${created.status} ${detailOf(created)} (pass an existing id: sse-doctor tail <id>)`);
+  }
+  return { source: { kind: 'token', api, generationId: id }, generationId: id };
+}
+
+function describeObservation(observation: Observation): string {
+  switch (observation.kind) {
+    case 'silence':
+      return `silence of ${(observation.gapMs / 1000).toFixed(1)} s, longer than the heartbeat interval (${observation.limitMs / 1000} s)`;
+    case 'progress-backwards':
+      return `progress went backwards: ${observation.from} -> ${observation.to}${observation.id ? ` at id ${observation.id}` : ''}`;
+    case 'duplicate-id':
+      return `event id ${observation.id} seen twice (the resume replayed it: Last-Event-ID ignored?)`;
+  }
+}
+
+function describeNotice(notice: Exclude<SseNotice, { kind: 'comment' }>): string {
+  switch (notice.kind) {
+    case 'retry':
+      return `server advises reconnecting after ${notice.ms} ms (retry:)`;
+    case 'unknown-field':
+      return `unknown field "${notice.field}" ignored (the spec ignores it too; a typo of data/event/id/retry?)`;
+    case 'invalid-retry':
+      return `invalid retry: value "${notice.value}" ignored`;
+    case 'unterminated-event':
+      return `the stream ended inside an event (no blank line after it): discarded, as the spec says (data: ${JSON.stringify(notice.data.slice(0, 60))})`;
+  }
+}

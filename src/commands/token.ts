@@ -1,0 +1,62 @@
+import { Chalk } from 'chalk';
+import { EXIT_CODES, UnreachableError } from '../errors.js';
+import { GenerationsApi } from '../engine/generationsApi.js';
+import { createDispatcher } from '../engine/http.js';
+import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
+import type { TargetOptions } from '../options/options.js';
+
+export interface TokenOptions {
+  readonly target: TargetOptions;
+  readonly generationId: string;
+  readonly json: boolean;
+  readonly color: boolean;
+}
+
+/** `sse-doctor token <id>`: one token request, its answer and what it means. */
+export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream }): Promise<number> {
+  const dispatcher = createDispatcher(options.target.connectTimeoutMs);
+  try {
+    const api = new GenerationsApi(options.target, dispatcher);
+    const result = await api.requestToken(options.generationId);
+    if ('failure' in result) {
+      throw new UnreachableError(`${api.url('token', options.generationId)}: ${result.failure.failure} (${result.failure.code}); is the server running and the base URL right?`);
+    }
+    const { exchange } = result;
+    const detail = result.ok ? '' : result.detail;
+    const diagnosis = diagnoseTokenStatus(exchange.status, detail, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
+    const report = {
+      generationId: options.generationId,
+      status: exchange.status,
+      ok: result.ok,
+      latencyMs: Math.round(exchange.latencyMs * 10) / 10,
+      token: result.ok ? result.token.token : null,
+      expiresIn: result.ok ? (result.token.expiresIn ?? null) : null,
+      streamUrl: result.ok ? result.token.streamUrl : null,
+      retryAfter: exchange.retryAfterSeconds ?? null,
+      detail: result.ok ? null : detail,
+      meaning: diagnosis.meaning,
+      next: diagnosis.next,
+    };
+    if (options.json) {
+      io.stdout.write(`${JSON.stringify(report)}\n`);
+    } else {
+      const c = new Chalk({ level: options.color ? 1 : 0 });
+      const lines = result.ok
+        ? [
+            `${c.green('200')} token issued in ${report.latencyMs} ms`,
+            `  token       ${report.token}`,
+            `  expires_in  ${report.expiresIn ?? c.yellow('(missing)')} s`,
+            `  stream_url  ${report.streamUrl}`,
+          ]
+        : [
+            `${c.red(String(exchange.status))} no token (${report.latencyMs} ms)${report.retryAfter !== null ? `, Retry-After: ${report.retryAfter} s` : ''}`,
+            `  detail  ${detail || c.dim('(none)')}`,
+          ];
+      lines.push(`  means   ${diagnosis.meaning}`, `  next    ${diagnosis.next}`);
+      io.stdout.write(`${lines.join('\n')}\n`);
+    }
+    return result.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
+  } finally {
+    await dispatcher.close();
+  }
+}

@@ -1,0 +1,45 @@
+import type { Profile } from '../options/profiles.js';
+import type { SseEvent } from './sseDecoder.js';
+
+/** The fields of a contract event's JSON data (CONTRACT.md "Stream endpoint rules"). */
+export interface ContractEventData {
+  generation_id?: unknown;
+  status?: unknown;
+  stage?: unknown;
+  progress?: unknown;
+  message?: unknown;
+  timestamp?: unknown;
+  reason?: unknown;
+}
+
+/** The event's data as a JSON object, or undefined when it is not one. */
+export function parseEventData(event: SseEvent): ContractEventData | undefined {
+  const first = event.data.charCodeAt(0);
+  if (first !== 123 /* { */) return undefined;
+  try {
+    const value: unknown = JSON.parse(event.data);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as ContractEventData) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Builds the profile's terminal-event test. The data is parsed only when it mentions a
+ * terminal word at all, so the hot path of a fast stream stays a few substring checks.
+ */
+export function terminalEventTest(profile: Profile): (event: SseEvent) => boolean {
+  const { statuses, stages, eventTypes } = profile.terminal;
+  const words = [...statuses, ...stages];
+  return (event) => {
+    if (event.event !== undefined && eventTypes.includes(event.event)) return true;
+    if (!words.some((word) => event.data.includes(word))) return false;
+    const data = parseEventData(event);
+    return data !== undefined && (statuses.includes(data.status as string) || stages.includes(data.stage as string));
+  };
+}
+
+/** Whether an event is a heartbeat by type (comments are heartbeats too, counted elsewhere). */
+export function isHeartbeatEvent(event: SseEvent): boolean {
+  return event.event === 'heartbeat';
+}

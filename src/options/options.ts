@@ -1,0 +1,257 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError, UsageError } from '../errors.js';
+import { registerSecret } from '../engine/secrets.js';
+import { BUILTIN_PROFILES, PROFILE_NAMES, type Profile, type ProfileName } from './profiles.js';
+
+/** Where a run points and how it behaves: the one frozen object every command receives. */
+export interface TargetOptions {
+  /** Base URL of the API without a trailing slash, e.g. `http://127.0.0.1:8000/api`. */
+  readonly baseUrl: string;
+  /** A full SSE URL to open directly (`--url`, generic profile). */
+  readonly streamUrl: string | undefined;
+  readonly auth: string | undefined;
+  readonly otherAuth: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly profile: Profile;
+  readonly connectTimeoutMs: number;
+  readonly headersTimeoutMs: number;
+  /** Longest pending line the SSE decoder holds before calling the stream broken. */
+  readonly maxLineBytes: number;
+}
+
+/** The global flags as commander hands them over, before any validation. */
+export interface TargetFlags {
+  config?: string;
+  baseUrl?: string;
+  url?: string;
+  auth?: string;
+  otherAuth?: string;
+  header?: string[];
+  profile?: string;
+  maxRetries?: string;
+  connectTimeout?: string;
+}
+
+const CONFIG_FILE = 'sse-doctor.config.json';
+const DEFAULT_BASE_URL = 'http://127.0.0.1:8000/api';
+
+/** The config file's shape: every key optional; `profile` is a name or a partial profile. */
+interface ConfigFile {
+  baseUrl?: string;
+  auth?: string;
+  otherAuth?: string;
+  headers?: Record<string, string>;
+  profile?: string | { base?: string; [section: string]: unknown };
+  connectTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  maxLineBytes?: number;
+}
+
+/**
+ * Defaults, then the config file, then `SSE_DOCTOR_*` env vars, then flags: one typed,
+ * frozen object, validated here so nothing downstream has to.
+ */
+export function resolveTargetOptions(
+  flags: TargetFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): TargetOptions {
+  const file = readConfigFile(flags.config, cwd);
+  const profileName = pickProfileName(flags, file);
+  const overrides = typeof file.profile === 'object' ? withoutKey(file.profile, 'base') : {};
+  let profile = mergeChecked(BUILTIN_PROFILES[profileName], overrides, 'profile') as Profile;
+  if (flags.maxRetries !== undefined) {
+    const maxRetries = parseNonNegativeInteger(flags.maxRetries, '--max-retries');
+    profile = { ...profile, client: { ...profile.client, maxRetries } };
+  }
+
+  const baseUrl = normaliseUrl(flags.baseUrl ?? env.SSE_DOCTOR_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL, flags.baseUrl ? '--base-url' : env.SSE_DOCTOR_BASE_URL ? 'SSE_DOCTOR_BASE_URL' : file.baseUrl ? 'baseUrl' : 'default base URL');
+  const streamUrl = flags.url === undefined ? undefined : normaliseUrl(flags.url, '--url');
+  const headers = { ...checkHeaderRecord(file.headers ?? {}, 'headers'), ...parseHeaderFlags(flags.header ?? []) };
+
+  const auth = nonEmpty(flags.auth ?? env.SSE_DOCTOR_AUTH ?? file.auth);
+  const otherAuth = nonEmpty(flags.otherAuth ?? env.SSE_DOCTOR_OTHER_AUTH ?? file.otherAuth);
+  registerSecret(auth);
+  registerSecret(otherAuth);
+  return deepFreeze({
+    baseUrl,
+    streamUrl,
+    auth,
+    otherAuth,
+    headers,
+    profile,
+    connectTimeoutMs:
+      flags.connectTimeout !== undefined
+        ? parseDurationMs(flags.connectTimeout, '--connect-timeout')
+        : checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
+    headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
+    maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
+  });
+}
+
+function pickProfileName(flags: TargetFlags, file: ConfigFile): ProfileName {
+  const fromFile = typeof file.profile === 'string' ? file.profile : file.profile?.base;
+  const requested = flags.profile ?? (flags.url !== undefined ? 'generic' : fromFile) ?? 'generations';
+  if (!(PROFILE_NAMES as readonly string[]).includes(requested)) {
+    const where = flags.profile !== undefined ? '--profile' : 'profile';
+    throw new ConfigError(`${where}: unknown profile "${requested}" (expected one of ${PROFILE_NAMES.join(', ')})`);
+  }
+  return requested as ProfileName;
+}
+
+function readConfigFile(explicitPath: string | undefined, cwd: string): ConfigFile {
+  const path = resolve(cwd, explicitPath ?? CONFIG_FILE);
+  if (!existsSync(path)) {
+    if (explicitPath !== undefined) throw new ConfigError(`--config: no such file ${path}`);
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (!isPlainObject(parsed)) throw new ConfigError(`${path}: expected a JSON object at the top level`);
+  const known = ['baseUrl', 'auth', 'otherAuth', 'headers', 'profile', 'connectTimeoutMs', 'headersTimeoutMs', 'maxLineBytes'];
+  for (const key of Object.keys(parsed)) {
+    if (!known.includes(key)) throw new ConfigError(`${key}: unknown config key${suggest(key, known)}`);
+  }
+  for (const key of ['baseUrl', 'auth', 'otherAuth'] as const) {
+    if (parsed[key] !== undefined && typeof parsed[key] !== 'string') throw new ConfigError(`${key}: expected a string`);
+  }
+  if (parsed.profile !== undefined && typeof parsed.profile !== 'string' && !isPlainObject(parsed.profile)) {
+    throw new ConfigError('profile: expected a profile name or an object');
+  }
+  return parsed as ConfigFile;
+}
+
+/**
+ * Overlays `override` on `base`, taking each default's type as the schema, so a typo or a
+ * wrong type is reported with its full path (`profile.limits.heartbeatSeconds: expected a number`).
+ */
+function mergeChecked(base: unknown, override: unknown, path: string): unknown {
+  if (override === undefined) return base;
+  if (Array.isArray(base)) {
+    const itemType = typeof base[0];
+    if (!Array.isArray(override) || override.some((item) => typeof item !== itemType)) {
+      throw new ConfigError(`${path}: expected an array of ${itemType}s`);
+    }
+    return [...override];
+  }
+  if (isPlainObject(base)) {
+    if (!isPlainObject(override)) throw new ConfigError(`${path}: expected an object`);
+    const merged: Record<string, unknown> = { ...base };
+    for (const [key, value] of Object.entries(override)) {
+      if (!(key in base)) throw new ConfigError(`${path}.${key}: unknown key${suggest(key, Object.keys(base))}`);
+      merged[key] = mergeChecked(base[key], value, `${path}.${key}`);
+    }
+    return merged;
+  }
+  if (typeof base === 'number') return checkNumber(override, path);
+  if (typeof override !== typeof base) throw new ConfigError(`${path}: expected a ${typeof base}`);
+  return override;
+}
+
+function checkNumber(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(`${path}: expected a number`);
+  if (value < 0) throw new ConfigError(`${path}: expected a number >= 0, got ${value}`);
+  return value;
+}
+
+function checkHeaderRecord(value: unknown, path: string): Record<string, string> {
+  if (!isPlainObject(value)) throw new ConfigError(`${path}: expected an object of header names to strings`);
+  for (const [name, headerValue] of Object.entries(value)) {
+    if (typeof headerValue !== 'string') throw new ConfigError(`${path}.${name}: expected a string`);
+    checkHeaderName(name, `${path}.${name}`);
+  }
+  return value as Record<string, string>;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function checkHeaderName(name: string, where: string): void {
+  if (!HEADER_NAME.test(name)) throw new ConfigError(`${where}: "${name}" is not a valid header name`);
+}
+
+/** `-H 'Name: value'`, as curl takes it. */
+export function parseHeaderFlags(values: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const raw of values) {
+    const colon = raw.indexOf(':');
+    if (colon <= 0) throw new UsageError(`-H "${raw}": expected "Name: value"`);
+    const name = raw.slice(0, colon).trim();
+    checkHeaderName(name, `-H "${raw}"`);
+    headers[name] = raw.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+/** Accepts only absolute http(s) URLs; drops a trailing slash so paths join predictably. */
+export function normaliseUrl(raw: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${where}: "${raw}" is not a valid URL (expected e.g. http://127.0.0.1:8000/api)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`${where}: "${raw}" must be an http:// or https:// URL`);
+  }
+  return url.href.replace(/\/$/, '');
+}
+
+/** `500ms`, `20s`, `2m` or a bare number of seconds. */
+export function parseDurationMs(raw: string, where: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
+  if (!match) throw new UsageError(`${where}: "${raw}" is not a duration (expected e.g. 500ms, 20s, 2m)`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  return Math.round(value * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
+}
+
+export function parseNonNegativeInteger(raw: string, where: string): number {
+  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${where}: "${raw}" is not a whole number >= 0`);
+  return Number(raw);
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function withoutKey(object: Record<string, unknown>, key: string): Record<string, unknown> {
+  const { [key]: _dropped, ...rest } = object;
+  return rest;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** eventsource-parser style: "Did you mean …" when a key is one edit or a case away. */
+function suggest(key: string, known: readonly string[]): string {
+  const close = known.find((candidate) => candidate.toLowerCase() === key.toLowerCase() || editDistance(candidate, key) <= 2);
+  return close ? ` (did you mean "${close}"?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStream, type StreamRequest } from '../src/engine/connection.js';
+import type { SseEvent } from '../src/engine/sseDecoder.js';
+import { createDispatcher } from '../src/engine/http.js';
+import { sseHeaders, startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';
+
+const isTerminal = (event: SseEvent) => event.data.includes('"completed"');
+
+let server: MisbehavingServer;
+beforeAll(async () => {
+  server = await startMisbehavingServer({
+    '/ok': (_req, res) => writeChunks(res, ['data: {"status":"processing"}\n\n', ': heartbeat\n\n', 'id: 2\ndata: {"status":"completed"}\n\n'], 5),
+    '/no-terminal': (_req, res) => writeChunks(res, ['data: one\n\n'], 5),
+    '/linger': (_req, res) => writeChunks(res, ['data: {"status":"completed"}\n\n'], 5, false),
+    '/reset': (_req, res) => {
+      writeChunks(res, ['data: one\n\n'], 5, false);
+      setTimeout(() => res.socket?.resetAndDestroy(), 30);
+    },
+    '/abrupt': (_req, res) => {
+      writeChunks(res, ['data: one\n\n'], 5, false);
+      setTimeout(() => res.socket?.destroy(), 30);
+    },
+    '/stalled': (_req, res) => writeChunks(res, ['data: one\n\n'], 5, false),
+    '/endless-line': (_req, res) => {
+      res.writeHead(200, sseHeaders);
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write('x'.repeat(4096))), 1);
+    },
+    '/garbage': (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>oops</html>'),
+    '/500': (_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"boom"}'),
+    '/429': (_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('{"detail":"slow down"}'),
+    '/trickle': (_req, res) => writeChunks(res, [...'data: {"status":"completed"}\n\n'], 2),
+  });
+});
+afterAll(() => server.close());
+
+function request(path: string, extra: Partial<StreamRequest> = {}): StreamRequest {
+  return { url: server.url(path), silenceTimeoutMs: 0, maxLineBytes: 16_384, headersTimeoutMs: 2000, isTerminal, ...extra };
+}
+
+describe('openStream classifies how a stream ended', () => {
+  it('clean end after a terminal event, with events, comments and the last event id', async () => {
+    const result = await openStream(request('/ok'));
+    expect(result.end).toEqual({ kind: 'clean-terminal' });
+    expect(result.events).toBe(2);
+    expect(result.comments).toBe(1);
+    expect(result.lastEventId).toBe('2');
+    expect(result.open?.status).toBe(200);
+  });
+
+  it('a terminal event delivered one byte at a time', async () => {
+    expect((await openStream(request('/trickle'))).end.kind).toBe('clean-terminal');
+  });
+
+  it('clean end without a terminal event', async () => {
+    expect((await openStream(request('/no-terminal'))).end.kind).toBe('clean-no-terminal');
+  });
+
+  it('lingering after the terminal event', async () => {
+    const result = await openStream(request('/linger', { closeAfterTerminalMs: 100 }));
+    expect(result.end.kind).toBe('lingered');
+  });
+
+  it('a TCP reset', async () => {
+    expect((await openStream(request('/reset'))).end.kind).toBe('reset');
+  });
+
+  it('an abrupt close without a terminal event', async () => {
+    const result = await openStream(request('/abrupt'));
+    expect(result.end).toMatchObject({ kind: 'abrupt-close', code: 'UND_ERR_SOCKET' });
+  });
+
+  it('silence past the watchdog', async () => {
+    const result = await openStream(request('/stalled', { silenceTimeoutMs: 150 }));
+    expect(result.end.kind).toBe('silence');
+    expect(result.endedAt - result.startedAt).toBeLessThan(2000);
+  });
+
+  it('a stream that never ends is cut at the duration bound', async () => {
+    const result = await openStream(request('/stalled', { maxDurationMs: 200 }));
+    expect(result.end.kind).toBe('max-duration');
+  });
+
+  it('a line that never ends', async () => {
+    const result = await openStream(request('/endless-line'));
+    expect(result.end).toEqual({ kind: 'line-too-long', bytes: 16_384 });
+  });
+
+  it('a wrong content type', async () => {
+    expect((await openStream(request('/garbage'))).end).toEqual({ kind: 'wrong-content-type', contentType: 'text/html' });
+  });
+
+  it('an HTTP error with a body excerpt and Retry-After', async () => {
+    expect((await openStream(request('/500'))).end).toEqual({ kind: 'http-error', status: 500, bodyExcerpt: '{"detail":"boom"}', retryAfterSeconds: undefined });
+    expect((await openStream(request('/429'))).end).toMatchObject({ kind: 'http-error', status: 429, retryAfterSeconds: 7 });
+  });
+
+  it('an unreachable port', async () => {
+    const dead = await startMisbehavingServer({});
+    const url = dead.url('/x');
+    await dead.close();
+    const result = await openStream({ ...request('/x'), url, dispatcher: createDispatcher(1000) });
+    expect(result.end).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED' });
+  });
+
+  it('sends Last-Event-ID when resuming', async () => {
+    await openStream(request('/ok', { lastEventId: '41' }));
+    expect(server.requests.at(-1)).toEqual({ path: '/ok', lastEventId: '41' });
+  });
+
+  it('stops at once when the caller aborts', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    expect((await openStream(request('/stalled', { signal: controller.signal }))).end.kind).toBe('aborted');
+  });
+});
