@@ -55,7 +55,8 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
         source,
         model,
         profile,
-        streamHeaders: target.headers,
+        // A token-authorised stream gets no bearer (a browser EventSource cannot send one); a plain URL may need it.
+        streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
         maxLineBytes: target.maxLineBytes,
         headersTimeoutMs: target.headersTimeoutMs,
         dispatcher,

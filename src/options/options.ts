@@ -66,12 +66,18 @@ export function resolveTargetOptions(
     profile = { ...profile, client: { ...profile.client, maxRetries } };
   }
 
-  const baseUrl = normaliseUrl(flags.baseUrl ?? env.SSE_DOCTOR_BASE_URL ?? file.baseUrl ?? DEFAULT_BASE_URL, flags.baseUrl ? '--base-url' : env.SSE_DOCTOR_BASE_URL ? 'SSE_DOCTOR_BASE_URL' : file.baseUrl ? 'baseUrl' : 'default base URL');
+  const envBaseUrl = nonEmpty(env.SSE_DOCTOR_BASE_URL);
+  const [baseUrlSource, rawBaseUrl] =
+    flags.baseUrl !== undefined ? ['--base-url', flags.baseUrl]
+    : envBaseUrl !== undefined ? ['SSE_DOCTOR_BASE_URL', envBaseUrl]
+    : file.baseUrl !== undefined ? ['baseUrl', file.baseUrl]
+    : ['default base URL', DEFAULT_BASE_URL];
+  const baseUrl = normaliseUrl(rawBaseUrl, baseUrlSource);
   const streamUrl = flags.url === undefined ? undefined : normaliseUrl(flags.url, '--url');
   const headers = { ...checkHeaderRecord(file.headers ?? {}, 'headers'), ...parseHeaderFlags(flags.header ?? []) };
 
-  const auth = nonEmpty(flags.auth ?? env.SSE_DOCTOR_AUTH ?? file.auth);
-  const otherAuth = nonEmpty(flags.otherAuth ?? env.SSE_DOCTOR_OTHER_AUTH ?? file.otherAuth);
+  const auth = nonEmpty(flags.auth) ?? nonEmpty(env.SSE_DOCTOR_AUTH) ?? nonEmpty(file.auth);
+  const otherAuth = nonEmpty(flags.otherAuth) ?? nonEmpty(env.SSE_DOCTOR_OTHER_AUTH) ?? nonEmpty(file.otherAuth);
   registerSecret(auth);
   registerSecret(otherAuth);
   return deepFreeze({
