@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
+import { registerCheck } from './check.js';
 import type { CliContext } from './context.js';
+import { registerLoad } from './load.js';
+import { registerMerge } from './merge.js';
+import { registerProxy } from './proxy.js';
+import { registerReplay } from './replay.js';
 import { registerServe } from './serve.js';
 import { registerTail } from './tail.js';
 import { registerToken } from './token.js';
@@ -12,4 +17,9 @@ export function registerCommands(program: Command, context: CliContext, setExitC
   registerServe(program, context, setExitCode);
   registerToken(program, context, setExitCode);
   registerTail(program, context, setExitCode);
+  registerLoad(program, context, setExitCode);
+  registerMerge(program, context, setExitCode);
+  registerCheck(program, context, setExitCode);
+  registerReplay(program, context, setExitCode);
+  registerProxy(program, context, setExitCode);
 }

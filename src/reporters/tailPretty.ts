@@ -69,7 +69,10 @@ function truncate(text: string, max: number): string {
 }
 
 function tailSummaryTable(summary: TailSummary, c: ChalkInstance): string {
-  const table = new Table({ style: { head: [], border: [] } });
+  const table = new Table({
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   const verdict = summary.ok ? c.green('ok: terminal event, clean close') : c.red('not ok');
   table.push(
     { duration: seconds(summary.durationMs) },

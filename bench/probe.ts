@@ -1,0 +1,189 @@
+import { setMaxListeners } from 'node:events';
+import { createParser } from 'eventsource-parser';
+import { Agent, Pool, request, type Dispatcher } from 'undici';
+import { runLoad } from '../src/load/runner.js';
+import type { LoadPlan } from '../src/load/plan.js';
+import { resolveTargetOptions } from '../src/options/options.js';
+
+/**
+ * One measurement in its own process (so RSS and CPU time belong to it alone), for
+ * `bench/run.ts`. `tool-*` runs sse-doctor's load runner with full bookkeeping; `raw-*` is the
+ * baseline: undici `request()` + eventsource-parser and nothing else. Prints one JSON line.
+ */
+export type ProbeTask =
+  | { kind: 'tool-hold' | 'raw-hold'; baseUrl: string; streams: number; rampMs: number; timeoutMs: number; workers?: number }
+  | { kind: 'tool-slow' | 'raw-slow'; url: string; clients: number; durationMs: number }
+  | { kind: 'tool-fast' | 'raw-fast'; url: string; durationMs: number }
+  | { kind: 'tool-spam' | 'raw-spam'; baseUrl: string; connections: number; durationMs: number };
+
+export interface ProbeResult {
+  opened?: number;
+  openMs?: number;
+  rssPerStreamKiB?: number;
+  events?: number;
+  requests?: number;
+  cpuMs: number;
+  wallMs: number;
+}
+
+const AUTH = 'bench-user';
+const PROMPT = 'Write a short poem about resilient streams.';
+const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+
+function plan(baseUrl: string, overrides: Partial<LoadPlan> & Pick<LoadPlan, 'arrival' | 'durationMs'>): LoadPlan {
+  const target = resolveTargetOptions({ baseUrl, auth: AUTH }, {}, '/');
+  return { target, mode: 'streams', rampMs: 0, maxRequests: undefined, ids: undefined, client: 'robust', localAddress: undefined, ...overrides };
+}
+
+async function rawJson(dispatcher: Dispatcher, url: string, method: 'POST', body?: unknown): Promise<Record<string, unknown>> {
+  const response = await request(url, {
+    method,
+    dispatcher,
+    headers: { authorization: `Bearer ${AUTH}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return (await response.body.json()) as Record<string, unknown>;
+}
+
+/** The baseline's whole flow: create, token, stream to its end, counting events. */
+async function rawFlow(dispatcher: Dispatcher, baseUrl: string, signal: AbortSignal, onOpen: () => void, onEvent: () => void): Promise<void> {
+  const created = await rawJson(dispatcher, `${baseUrl}/generations/generate`, 'POST', { prompt: PROMPT });
+  const token = await rawJson(dispatcher, `${baseUrl}/generations/generate/${created.id}/stream-token`, 'POST');
+  const streamUrl = new URL(String(token.stream_url), `${baseUrl}/`).href;
+  const response = await request(streamUrl, { dispatcher, signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
+  onOpen();
+  const parser = createParser({ onEvent });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
+  } catch {
+    // Aborted at the end of the measurement.
+  }
+}
+
+/** The baseline's stream: request, parse, count. */
+async function rawStream(dispatcher: Dispatcher, url: string, signal: AbortSignal, onEvent: () => void): Promise<void> {
+  const response = await request(url, { dispatcher, signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
+  const parser = createParser({ onEvent });
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
+  } catch {
+    // Aborted at the end of the measurement.
+  }
+}
+
+async function probe(task: ProbeTask): Promise<ProbeResult> {
+  const cpuStart = process.cpuUsage();
+  const wallStart = performance.now();
+  const done = (result: Omit<ProbeResult, 'cpuMs' | 'wallMs'>): ProbeResult => {
+    const cpu = process.cpuUsage(cpuStart);
+    return { ...result, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - wallStart };
+  };
+  switch (task.kind) {
+    case 'tool-hold':
+    case 'raw-hold': {
+      gc();
+      const rssBefore = process.memoryUsage.rss();
+      const stop = new AbortController();
+      setMaxListeners(0, stop.signal);
+      let open = 0;
+      let openMs: number | undefined;
+      const started = performance.now();
+      const allOpen = new Promise<void>((resolve) => {
+        const opened = (now: number) => {
+          open = now;
+          if (open >= task.streams && openMs === undefined) {
+            openMs = performance.now() - started;
+            resolve();
+          }
+        };
+        if (task.kind === 'tool-hold') {
+          const loadPlan = plan(task.baseUrl, { arrival: { kind: 'closed', clients: task.streams }, durationMs: task.timeoutMs + 10_000, rampMs: task.rampMs });
+          if (task.workers && task.workers > 1) {
+            void import('../src/load/workers.js').then(({ runWorkers }) =>
+              runWorkers(loadPlan, task.workers as number, { signal: stop.signal, onSecond: (snapshot) => opened(snapshot.open) }).catch(() => {}),
+            );
+          } else {
+            void runLoad(loadPlan, { signal: stop.signal, onStreamOpened: opened });
+          }
+        } else {
+          const dispatcher = new Agent({ pipelining: 1 });
+          for (let client = 0; client < task.streams; client++) {
+            const start = () => void rawFlow(dispatcher, task.baseUrl, stop.signal, () => opened(open + 1), () => {}).catch(() => {});
+            if (task.rampMs > 0) setTimeout(start, (task.rampMs * client) / task.streams);
+            else start();
+          }
+        }
+      });
+      await Promise.race([allOpen, new Promise((resolve) => setTimeout(resolve, task.timeoutMs))]);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      gc();
+      const rss = process.memoryUsage.rss();
+      const result = done({ opened: open, openMs, rssPerStreamKiB: open > 0 ? (rss - rssBefore) / 1024 / open : undefined });
+      stop.abort();
+      return result;
+    }
+    case 'tool-slow': {
+      const target = resolveTargetOptions({ url: task.url }, {}, '/');
+      const part = await runLoad({ ...plan(task.url, { arrival: { kind: 'closed', clients: task.clients }, durationMs: task.durationMs }), target });
+      return done({ events: part.counters.events });
+    }
+    case 'raw-slow': {
+      const dispatcher = new Agent({ pipelining: 1 });
+      const stop = AbortSignal.timeout(task.durationMs);
+      setMaxListeners(0, stop);
+      let events = 0;
+      const loop = async () => {
+        while (!stop.aborted) await rawStream(dispatcher, task.url, stop, () => events++).catch(() => {});
+      };
+      await Promise.all(Array.from({ length: task.clients }, loop));
+      return done({ events });
+    }
+    case 'tool-fast': {
+      const target = resolveTargetOptions({ url: task.url }, {}, '/');
+      const part = await runLoad({ ...plan(task.url, { arrival: { kind: 'closed', clients: 1 }, durationMs: task.durationMs }), target });
+      return done({ events: part.counters.events });
+    }
+    case 'raw-fast': {
+      let events = 0;
+      const signal = AbortSignal.timeout(task.durationMs);
+      const response = await request(task.url, { signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
+      const parser = createParser({ onEvent: () => events++ });
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
+      } catch {
+        // The timeout ends the measurement.
+      }
+      return done({ events });
+    }
+    case 'tool-spam': {
+      const part = await runLoad({ ...plan(task.baseUrl, { arrival: { kind: 'closed', clients: task.connections }, durationMs: task.durationMs }), mode: 'token-spam' });
+      return done({ requests: part.counters.tokenRequests });
+    }
+    case 'raw-spam': {
+      const origin = new URL(task.baseUrl).origin;
+      const basePath = new URL(task.baseUrl).pathname;
+      const pool = new Pool(origin, { connections: task.connections, pipelining: 1 });
+      const created = await rawJson(pool, `${task.baseUrl}/generations/generate`, 'POST', { prompt: PROMPT });
+      const path = `${basePath}/generations/generate/${created.id}/stream-token`;
+      const endsAt = performance.now() + task.durationMs;
+      let requests = 0;
+      const loop = async () => {
+        while (performance.now() < endsAt) {
+          const response = await pool.request({ method: 'POST', path, headers: { authorization: `Bearer ${AUTH}` } });
+          await response.body.text();
+          requests++;
+        }
+      };
+      await Promise.all(Array.from({ length: task.connections }, loop));
+      await pool.close();
+      return done({ requests });
+    }
+  }
+}
+
+const result = await probe(JSON.parse(process.argv[2] ?? '{}') as ProbeTask);
+process.stdout.write(`${JSON.stringify(result)}\n`);
+process.exit(0);

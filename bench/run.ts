@@ -1,0 +1,236 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ProbeResult, ProbeTask } from './probe.js';
+
+/**
+ * `npm run bench`: sse-doctor's load engine against a raw baseline (undici `request()` +
+ * eventsource-parser, no bookkeeping), measured in the same run against `serve` (and a tiny
+ * blasting server for the one-fast-stream figure), each figure the median of several runs.
+ * `--quick`: one run each at small sizes, to check the bench itself works.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = `${ROOT}bin/sse-doctor.js`;
+const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
+const BLASTER = fileURLToPath(new URL('./blaster.js', import.meta.url));
+
+const quick = process.argv.includes('--quick');
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : quick ? 1 : 3;
+const SIZES = quick
+  ? { hold: 1000, big: 0, workers: 0, slowClients: 200, seconds: 3000 }
+  : { hold: 10_000, big: 19_500, workers: 38_000, slowClients: 2000, seconds: 8000 };
+
+interface Row {
+  figure: string;
+  goal: string;
+  tool: string;
+  raw: string;
+  verdict: string;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length === 0 ? NaN : sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+const fmt = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? 'n/a' : n.toLocaleString('en-US', { maximumFractionDigits: digits }));
+const mark = (ok: boolean | undefined) => (ok === undefined ? '?' : ok ? 'met' : 'MISSED');
+
+/** A server in its own process; its first stdout line holds its URL. Killed by PID. */
+async function startServer(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: no URL on stdout within 10 s`)), 10_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const match = /https?:\/\/\S+/.exec(text);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[0].replace(/\/$/, ''));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code})`)));
+  });
+  child.stdout?.resume();
+  return { url, child };
+}
+
+function stopServer(server: { child: ChildProcess }): Promise<void> {
+  return new Promise((resolve) => {
+    if (server.child.exitCode !== null) return resolve();
+    server.child.once('exit', () => resolve());
+    server.child.kill('SIGKILL');
+  });
+}
+
+/** The reference server, timed for the figure at hand. */
+function serve(timings: { generationMs: number; heartbeatMs: number }, workers?: number) {
+  return startServer([
+    BIN, 'serve', '--port', '0',
+    '--generation-ms', String(timings.generationMs),
+    '--heartbeat-ms', String(timings.heartbeatMs),
+    '--stream-max-ms', String(timings.generationMs + 60_000),
+    '--rate-limit', '1000000',
+    ...(workers ? ['--workers', String(workers)] : []),
+  ]);
+}
+
+function probe(task: ProbeTask): Promise<ProbeResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', PROBE, JSON.stringify(task)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.once('exit', (code) => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as ProbeResult);
+      } catch {
+        reject(new Error(`probe ${task.kind} exited ${code} without a result`));
+      }
+    });
+  });
+}
+
+/** Runs tool and raw alternately, each against a fresh server when `fresh` says so. */
+async function paired(
+  server: () => Promise<{ url: string; child: ChildProcess }>,
+  tasks: (url: string) => [ProbeTask, ProbeTask],
+): Promise<{ tool: ProbeResult[]; raw: ProbeResult[] }> {
+  const tool: ProbeResult[] = [];
+  const raw: ProbeResult[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    for (const which of ['tool', 'raw'] as const) {
+      const target = await server();
+      try {
+        const [toolTask, rawTask] = tasks(target.url);
+        (which === 'tool' ? tool : raw).push(await probe(which === 'tool' ? toolTask : rawTask));
+      } finally {
+        await stopServer(target);
+      }
+    }
+  }
+  return { tool, raw };
+}
+
+const rows: Row[] = [];
+const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const started = performance.now();
+
+// 1. N concurrent streams from one process: time to open all, RSS per open stream.
+log(`${SIZES.hold} concurrent streams, ${RUNS} run(s) each`);
+const holdTimings = { generationMs: 600_000, heartbeatMs: 2000 };
+const hold = await paired(
+  () => serve(holdTimings),
+  (url) => [
+    { kind: 'tool-hold', baseUrl: url, streams: SIZES.hold, rampMs: 0, timeoutMs: 30_000 },
+    { kind: 'raw-hold', baseUrl: url, streams: SIZES.hold, rampMs: 0, timeoutMs: 30_000 },
+  ],
+);
+const openMs = (results: ProbeResult[]) => median(results.map((r) => (r.opened ?? 0) >= SIZES.hold ? (r.openMs ?? NaN) : Infinity));
+const rss = (results: ProbeResult[]) => median(results.map((r) => r.rssPerStreamKiB ?? NaN));
+rows.push(
+  { figure: `${fmt(SIZES.hold)} streams opened in`, goal: '< 5 s', tool: `${fmt(openMs(hold.tool) / 1000, 2)} s`, raw: `${fmt(openMs(hold.raw) / 1000, 2)} s`, verdict: mark(openMs(hold.tool) < 5000) },
+  { figure: 'RSS per open stream', goal: '<= 16 KiB', tool: `${fmt(rss(hold.tool), 1)} KiB`, raw: `${fmt(rss(hold.raw), 1)} KiB`, verdict: mark(rss(hold.tool) <= 16) },
+);
+
+// 2. 19,500 from one process (the file-descriptor limit is about 20,000).
+if (SIZES.big > 0) {
+  log(`${SIZES.big} concurrent streams from one process`);
+  const big = await paired(
+    () => serve(holdTimings),
+    (url) => [
+      { kind: 'tool-hold', baseUrl: url, streams: SIZES.big, rampMs: 2000, timeoutMs: 40_000 },
+      { kind: 'raw-hold', baseUrl: url, streams: SIZES.big, rampMs: 2000, timeoutMs: 40_000 },
+    ],
+  );
+  const opened = (results: ProbeResult[]) => median(results.map((r) => r.opened ?? 0));
+  rows.push({ figure: 'streams held by one process', goal: fmt(SIZES.big), tool: fmt(opened(big.tool)), raw: fmt(opened(big.raw)), verdict: mark(opened(big.tool) >= SIZES.big) });
+}
+
+// 3. 38,000 with --workers 2: the server must hold them too.
+if (SIZES.workers > 0) {
+  const serveHelp = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout;
+  if (!serveHelp.includes('--workers')) {
+    rows.push({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: 'not measured', raw: '', verdict: 'serve needs --workers (one process holds < 20,000 sockets)' });
+  } else {
+    log(`${SIZES.workers} concurrent streams with --workers 2`);
+    const results: ProbeResult[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const target = await serve(holdTimings, 3);
+      try {
+        results.push(await probe({ kind: 'tool-hold', baseUrl: target.url, streams: SIZES.workers, rampMs: 5000, timeoutMs: 60_000, workers: 2 }));
+      } finally {
+        await stopServer(target);
+      }
+    }
+    const opened = median(results.map((r) => r.opened ?? 0));
+    rows.push({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: fmt(opened), raw: '', verdict: mark(opened >= SIZES.workers) });
+  }
+}
+
+// 4. Many slow streams (serve's generic stream: 100 events 50 ms apart, then the next stream):
+// events per CPU-second of the client process.
+log(`${SIZES.slowClients} slow streams for ${SIZES.seconds / 1000} s`);
+const slow = await paired(
+  () => serve({ generationMs: 8000, heartbeatMs: 2000 }),
+  (url) => {
+    const streamUrl = `${url}/generic/stream?chunks=100&intervalMs=50`;
+    return [
+      { kind: 'tool-slow', url: streamUrl, clients: SIZES.slowClients, durationMs: SIZES.seconds },
+      { kind: 'raw-slow', url: streamUrl, clients: SIZES.slowClients, durationMs: SIZES.seconds },
+    ];
+  },
+);
+const perCore = (results: ProbeResult[]) => median(results.map((r) => ((r.events ?? 0) * 1000) / r.cpuMs));
+const slowRatio = perCore(slow.tool) / perCore(slow.raw);
+rows.push({ figure: 'slow streams: events per CPU-second', goal: '>= 0.85 x raw', tool: fmt(perCore(slow.tool)), raw: fmt(perCore(slow.raw)), verdict: `${fmt(slowRatio, 2)} x ${mark(slowRatio >= 0.85)}` });
+
+// 5. One fast stream with full bookkeeping.
+log('one fast stream');
+const fast = await paired(
+  () => startServer([BLASTER]),
+  (url) => [
+    { kind: 'tool-fast', url, durationMs: SIZES.seconds / 2 },
+    { kind: 'raw-fast', url, durationMs: SIZES.seconds / 2 },
+  ],
+);
+const eventsPerSecond = (results: ProbeResult[]) => median(results.map((r) => ((r.events ?? 0) * 1000) / r.wallMs));
+rows.push({ figure: 'one fast stream: events/s', goal: '>= 1,500,000', tool: fmt(eventsPerSecond(fast.tool)), raw: fmt(eventsPerSecond(fast.raw)), verdict: mark(eventsPerSecond(fast.tool) >= 1_500_000) });
+
+// 6. Token spam against an undici Pool loop.
+log('token spam');
+const spam = await paired(
+  () => serve({ generationMs: 600_000, heartbeatMs: 2000 }),
+  (url) => [
+    { kind: 'tool-spam', baseUrl: url, connections: 64, durationMs: SIZES.seconds / 2 },
+    { kind: 'raw-spam', baseUrl: url, connections: 64, durationMs: SIZES.seconds / 2 },
+  ],
+);
+const requestsPerSecond = (results: ProbeResult[]) => median(results.map((r) => ((r.requests ?? 0) * 1000) / r.wallMs));
+const spamRatio = requestsPerSecond(spam.tool) / requestsPerSecond(spam.raw);
+rows.push({ figure: 'token spam: requests/s', goal: '>= 0.9 x Pool loop', tool: fmt(requestsPerSecond(spam.tool)), raw: fmt(requestsPerSecond(spam.raw)), verdict: `${fmt(spamRatio, 2)} x ${mark(spamRatio >= 0.9)}` });
+
+// 7. Startup: --help against an empty node.
+log('startup');
+const time = (args: string[]) => {
+  const t = performance.now();
+  spawnSync(process.execPath, args, { stdio: 'ignore' });
+  return performance.now() - t;
+};
+const helpMs: number[] = [];
+const nodeMs: number[] = [];
+for (let run = 0; run < Math.max(5, RUNS * 5); run++) {
+  nodeMs.push(time(['-e', '0']));
+  helpMs.push(time([BIN, '--help']));
+}
+const startupRatio = median(helpMs) / median(nodeMs);
+rows.push({ figure: 'sse-doctor --help startup', goal: '< 2 x node -e 0', tool: `${fmt(median(helpMs))} ms`, raw: `${fmt(median(nodeMs))} ms`, verdict: `${fmt(startupRatio, 2)} x ${mark(startupRatio < 2)}` });
+
+const headers: Row = { figure: 'figure', goal: 'goal', tool: 'sse-doctor', raw: 'baseline', verdict: 'verdict' };
+const widths = (Object.keys(headers) as (keyof Row)[]).map((key) => Math.max(...[headers, ...rows].map((row) => row[key].length)));
+const line = (row: Row) => (Object.keys(headers) as (keyof Row)[]).map((key, i) => row[key].padEnd(widths[i] as number)).join('  ');
+process.stdout.write(
+  `${line(headers)}\n${widths.map((w) => '-'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n\n` +
+    `medians of ${RUNS} run(s); baseline = undici request() + eventsource-parser (Pool loop for token spam, node -e 0 for startup); ` +
+    `${Math.round((performance.now() - started) / 1000)} s in all\n`,
+);

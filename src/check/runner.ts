@@ -1,0 +1,131 @@
+import { UnreachableError } from '../errors.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { createDispatcher } from '../engine/http.js';
+import { redactStreamUrl } from '../engine/secrets.js';
+import type { TargetOptions } from '../options/options.js';
+import { CheckContext } from './context.js';
+import { RULES } from './rules/index.js';
+import { planRules } from './selection.js';
+import type { CheckReport, Rule, RuleOutcome, RuleResult } from './types.js';
+
+export interface CheckOptions {
+  readonly target: TargetOptions;
+  /** Ids or prefixes to run (empty: all) and to leave out. */
+  readonly only: readonly string[];
+  readonly skip: readonly string[];
+  readonly slow: boolean;
+  /** Warnings fail the run too. */
+  readonly strict: boolean;
+  readonly completedId: string | undefined;
+  readonly failedId: string | undefined;
+  readonly clock?: Clock;
+  readonly signal?: AbortSignal;
+  /** The rule set; tests may pass their own. */
+  readonly rules?: readonly Rule[];
+}
+
+/** Progress of a run, for the spinner. The runner never prints. */
+export interface CheckCallbacks {
+  onPlan?(rules: readonly Rule[]): void;
+  onRuleEnd?(result: RuleResult, pending: readonly Rule[]): void;
+}
+
+/**
+ * Runs the selected rules concurrently over shared fixtures, so the suite takes about as long
+ * as one generation. Findings are values in the report; only an unreachable target throws.
+ */
+export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks = {}): Promise<CheckReport> {
+  const clock = options.clock ?? systemClock;
+  const { target } = options;
+  const plan = planRules(options.rules ?? RULES, target.profile, {
+    only: options.only,
+    skip: options.skip,
+    slow: options.slow,
+    hasOtherAuth: target.otherAuth !== undefined,
+  });
+  callbacks.onPlan?.(plan.run);
+  const startedAt = clock.now();
+  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const ctx = new CheckContext({
+    target,
+    dispatcher,
+    clock,
+    signal: options.signal ?? new AbortController().signal,
+    slow: options.slow,
+    completedId: options.completedId,
+    failedId: options.failedId,
+  });
+  const pending = new Set(plan.run);
+  const byId = new Map<string, RuleResult>();
+  for (const { rule, reason } of plan.skipped) byId.set(rule.id, toResult(rule, { status: 'skip', message: reason, evidence: {} }, 0));
+  try {
+    await Promise.all(
+      plan.run.map(async (rule) => {
+        const ruleStartedAt = clock.now();
+        const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule);
+        const result = toResult(rule, outcome, clock.now() - ruleStartedAt);
+        byId.set(rule.id, result);
+        pending.delete(rule);
+        callbacks.onRuleEnd?.(result, [...pending]);
+      }),
+    );
+  } finally {
+    ctx.stop();
+    await dispatcher.destroy();
+  }
+  if (ctx.unreachable !== undefined) throw new UnreachableError(ctx.unreachable);
+
+  const results = (options.rules ?? RULES).flatMap((rule) => byId.get(rule.id) ?? []);
+  const count = (status: RuleResult['status']) => results.filter((result) => result.status === status).length;
+  const failed = count('fail');
+  const warnings = count('warn');
+  return {
+    summary: {
+      profile: target.profile.name,
+      target: target.profile.usesTokens ? target.baseUrl : redactStreamUrl(ctx.plainStreamUrl),
+      total: results.length,
+      passed: count('pass'),
+      failed,
+      warnings,
+      skipped: count('skip'),
+      strict: options.strict,
+      ok: failed === 0 && (!options.strict || warnings === 0) && ctx.fixtureProblems.length === 0,
+      durationMs: Math.round(clock.now() - startedAt),
+      fixtures: { ...ctx.fixtureIds },
+      problems: [...new Set(ctx.fixtureProblems)],
+    },
+    results,
+  };
+}
+
+/** A rule's outcome as reported: a failing warn-severity rule is a warning. */
+function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number): RuleResult {
+  const status = outcome.status === 'fail' && rule.severity === 'warn' ? 'warn' : outcome.status;
+  return { id: rule.id, severity: rule.severity, status, title: rule.title, message: outcome.message, evidence: outcome.evidence, durationMs: Math.round(durationMs) };
+}
+
+/** Generous: every rule bounds its own waits; this only keeps a bug from hanging the run. */
+function ruleTimeoutMs(target: TargetOptions): number {
+  const { limits } = target.profile;
+  return (limits.generationTimeoutSeconds + limits.streamMaxSeconds + limits.tokenExpiresSeconds + limits.tokenRateWindowSeconds * 1.1 + 10) * 1000;
+}
+
+async function withTimeout(outcome: Promise<RuleOutcome>, timeoutMs: number, rule: Rule): Promise<RuleOutcome> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<RuleOutcome>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          status: 'fail',
+          message: `${rule.id} did not finish within ${Math.round(timeoutMs / 1000)} s: the target stalled (a request or stream that never answered nor ended)`,
+          evidence: { timeoutMs },
+        }),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([outcome, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

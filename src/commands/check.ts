@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { Chalk } from 'chalk';
+import ora from 'ora';
+import { runCheck } from '../check/runner.js';
+import { EXIT_CODES, UsageError } from '../errors.js';
+import type { TargetOptions } from '../options/options.js';
+import { renderCheckGithub } from '../reporters/checkGithub.js';
+import { renderCheckJson } from '../reporters/checkJson.js';
+import { renderCheckJunit } from '../reporters/checkJunit.js';
+import { renderCheckTable } from '../reporters/checkTable.js';
+
+export interface CheckCommandOptions {
+  readonly target: TargetOptions;
+  readonly only: readonly string[];
+  readonly skip: readonly string[];
+  readonly slow: boolean;
+  readonly strict: boolean;
+  readonly completedId: string | undefined;
+  readonly failedId: string | undefined;
+  readonly json: boolean;
+  /** Where to write the JUnit XML report, if anywhere. */
+  readonly junitFile: string | undefined;
+  /** Emit GitHub Actions annotations (GITHUB_ACTIONS=true). */
+  readonly githubActions: boolean;
+  readonly color: boolean;
+}
+
+export interface CheckCommandIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `sse-doctor check`: run the contract rules against the target and explain every failure.
+ * Exit 0 when no error rule failed (with --strict: no warning either), 1 otherwise.
+ */
+export async function check(options: CheckCommandOptions, io: CheckCommandIo): Promise<number> {
+  // Progress only on a terminal: a pipe or a CI log gets the report and nothing else.
+  const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: (io.stderr as { isTTY?: boolean }).isTTY !== true });
+  const report = await runCheck(
+    {
+      target: options.target,
+      only: options.only,
+      skip: options.skip,
+      slow: options.slow,
+      strict: options.strict,
+      completedId: options.completedId,
+      failedId: options.failedId,
+      signal: io.signal,
+    },
+    {
+      onPlan: (rules) => spinner.start(`check: running ${rules.length} rules`),
+      onRuleEnd: (_result, pending) => {
+        const waiting = pending.slice(0, 3).map((rule) => rule.id).join(', ');
+        spinner.text = `check: ${pending.length} rules left${waiting ? ` (${waiting}${pending.length > 3 ? ', …' : ''})` : ''}`;
+      },
+    },
+  ).finally(() => spinner.stop());
+  if (io.signal?.aborted) io.stderr.write('check: interrupted; the report covers what ran\n');
+
+  if (options.junitFile !== undefined) {
+    try {
+      writeFileSync(options.junitFile, renderCheckJunit(report));
+    } catch (error) {
+      throw new UsageError(`--junit: cannot write ${options.junitFile} (${(error as Error).message})`, { cause: error });
+    }
+  }
+  // Workflow commands are read from the job's output; with --json they go to stderr so stdout stays JSON.
+  if (options.githubActions) (options.json ? io.stderr : io.stdout).write(renderCheckGithub(report));
+  const { paths } = options.target.profile;
+  io.stdout.write(
+    options.json
+      ? renderCheckJson(report)
+      : renderCheckTable(
+          report,
+          {
+            token: `POST ${paths.token}`,
+            stream: options.target.profile.usesTokens ? `GET ${paths.stream}?token=…` : `GET ${report.summary.target}`,
+          },
+          new Chalk({ level: options.color ? 1 : 0 }),
+        ),
+  );
+  return report.summary.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
+}

@@ -1,0 +1,39 @@
+import type { ClientModelName } from '../engine/clientPolicy.js';
+import type { TargetOptions } from '../options/options.js';
+
+/** How virtual clients arrive: a fixed population that loops (closed) or a fixed arrival rate (open). */
+export type Arrival = { readonly kind: 'closed'; readonly clients: number } | { readonly kind: 'open'; readonly ratePerSecond: number };
+
+/**
+ * What one process runs: plain data, so a worker receives it over IPC and a shard computes its
+ * share of it. Built and frozen by the `load` options step.
+ */
+export interface LoadPlan {
+  readonly target: TargetOptions;
+  /** `streams`: the full flow; `token-spam`: only the token endpoint, as fast as it answers. */
+  readonly mode: 'streams' | 'token-spam';
+  readonly arrival: Arrival;
+  readonly durationMs: number;
+  /** Clients start (closed) or the rate grows (open) linearly over this long. */
+  readonly rampMs: number;
+  /** Bound on requests to the target (create + token + stream); undefined = none. */
+  readonly maxRequests: number | undefined;
+  /** Existing generation ids to use instead of creating generations. */
+  readonly ids: readonly string[] | undefined;
+  readonly client: ClientModelName;
+  /** Source address for this process's sockets (127.0.0.x per worker), when set. */
+  readonly localAddress: string | undefined;
+}
+
+/**
+ * The share of a plan that part `index` of `count` runs (a worker or a shard): clients, rate and
+ * request bound are split so the parts add up to the whole exactly.
+ */
+export function planShare(plan: LoadPlan, index: number, count: number): LoadPlan {
+  const split = (total: number) => Math.floor(total / count) + (index < total % count ? 1 : 0);
+  return {
+    ...plan,
+    arrival: plan.arrival.kind === 'closed' ? { kind: 'closed', clients: split(plan.arrival.clients) } : { kind: 'open', ratePerSecond: plan.arrival.ratePerSecond / count },
+    maxRequests: plan.maxRequests === undefined ? undefined : split(plan.maxRequests),
+  };
+}

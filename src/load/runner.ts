@@ -1,0 +1,385 @@
+import { setMaxListeners } from 'node:events';
+import { Agent, request } from 'undici';
+import { createClientModel } from '../engine/clientPolicy.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { errorCode, type StreamEnd } from '../engine/connection.js';
+import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
+import { isHttpFailure } from '../engine/http.js';
+import { redactStreamUrl } from '../engine/secrets.js';
+import { runStreamSession, type StreamSource } from '../engine/streamSession.js';
+import type { LoadPart, LoadSettings } from './part.js';
+import type { LoadPlan } from './plan.js';
+import { LoadRecorder, type LoadSnapshot } from './recorder.js';
+
+export interface LoadRunOptions {
+  readonly clock?: Clock;
+  /** Stops the run early (Ctrl-C); what ran is still reported. */
+  readonly signal?: AbortSignal;
+  /** Once a second, for the ticker. */
+  readonly onSecond?: (snapshot: LoadSnapshot) => void;
+  /** As each stream opens, with how many are open now: lets a benchmark time how fast N open. */
+  readonly onStreamOpened?: (open: number) => void;
+}
+
+/**
+ * Clients share an abort signal and an undici Agent in blocks of this many. One signal with
+ * 10,000 listeners makes every removal a walk of the whole list (Node's EventTarget), and one
+ * pool of 10,000 connections makes every request a scan for a free one (undici's Pool): either
+ * would turn a big run quadratic.
+ */
+const CLIENTS_PER_BLOCK = 64;
+
+/** What a block of clients shares. */
+interface ClientBlock {
+  readonly signal: AbortSignal;
+  readonly dispatcher: Agent;
+  readonly api: GenerationsApi;
+}
+
+/**
+ * Runs one process's share of a load test: virtual clients (closed or open model) each running
+ * the full flow through `runStreamSession` with a client model, or a token-spam loop, all over
+ * one undici Agent. Returns a part that merges exactly with other processes' and shards'.
+ */
+export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Promise<LoadPart> {
+  const clock = options.clock ?? systemClock;
+  const { target } = plan;
+  const { profile } = target;
+  const recorder = new LoadRecorder(clock.now, options.onSecond);
+  const api = new GenerationsApi(target, undefined);
+  const run = new AbortController();
+  setMaxListeners(0, run.signal);
+  const onOuterAbort = () => run.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const deadline = setTimeout(() => run.abort(), plan.durationMs);
+  const startedAt = clock.now();
+  const endsAt = startedAt + plan.durationMs;
+  const budget = new RequestBudget(plan.maxRequests);
+  const blocks: ClientBlock[] = [];
+  const blockOf = (client: number): ClientBlock => {
+    const index = Math.floor(client / CLIENTS_PER_BLOCK);
+    let block = blocks[index];
+    if (block === undefined) {
+      const controller = new AbortController();
+      setMaxListeners(0, controller.signal);
+      if (run.signal.aborted) controller.abort();
+      else run.signal.addEventListener('abort', () => controller.abort(), { once: true });
+      const dispatcher = new Agent({
+        connect: { timeout: target.connectTimeoutMs, ...(plan.localAddress ? { localAddress: plan.localAddress } : {}) },
+        pipelining: 1,
+      });
+      block = { signal: controller.signal, dispatcher, api: new GenerationsApi(target, dispatcher) };
+      blocks[index] = block;
+    }
+    return block;
+  };
+
+  const directUrl = target.streamUrl ?? (profile.usesTokens ? undefined : api.url('stream'));
+  let nextIdIndex = 0;
+  const nextGenerationId = async ({ api, signal }: ClientBlock, ticket: BudgetTicket): Promise<string | undefined> => {
+    if (plan.ids !== undefined) return plan.ids[nextIdIndex++ % plan.ids.length];
+    ticket.spend();
+    recorder.counters.createRequests++;
+    const created = await api.create(profile.fixtures.completingPrompt, signal);
+    if (isHttpFailure(created)) {
+      if (!signal.aborted) recorder.error(`create-${created.failure}`);
+      return undefined;
+    }
+    recorder.answer('create', created.status);
+    const id = (created.json as { id?: unknown } | undefined)?.id;
+    if (created.status >= 300 || typeof id !== 'string') {
+      recorder.error(`create-${created.status}`);
+      return undefined;
+    }
+    return id;
+  };
+
+  const recordToken = (result: TokenResult, latencyMs: number, ticket: BudgetTicket) => {
+    recorder.counters.tokenRequests++;
+    ticket.spend();
+    if ('failure' in result) {
+      if (!run.signal.aborted) recorder.error(`token-${result.failure.failure}`);
+      return;
+    }
+    recorder.latency('tokenRequest', latencyMs);
+    const { status } = result.exchange;
+    recorder.answer('token', status);
+    if (!result.ok && status !== 429) recorder.error(`token-${status}`);
+  };
+
+  /** One flow of the full client: a generation, then the session until the client model stops. */
+  const streamFlow = async (client: number, intendedStart: number): Promise<boolean> => {
+    const requestsPerAttempt = (directUrl === undefined ? 1 : 0) + 1;
+    const ticket = budget.reserve(requestsPerAttempt + (directUrl === undefined && plan.ids === undefined ? 1 : 0));
+    if (ticket === undefined) return false;
+    recorder.counters.flows++;
+    const block = blockOf(client);
+    const { api, signal, dispatcher } = block;
+    try {
+      let source: StreamSource;
+      if (directUrl !== undefined) {
+        source = { kind: 'url', url: directUrl };
+      } else {
+        const generationId = await nextGenerationId(block, ticket);
+        if (generationId === undefined) return true;
+        source = { kind: 'token', api, generationId };
+      }
+      let firstOfFlow = true;
+      let firstTokenOfFlow = true;
+      let connectedAt = 0;
+      let lastArrival = 0;
+      let streamIsOpen = false;
+      const arrived = (t: number) => {
+        if (lastArrival > 0) recorder.latency('gap', t - lastArrival);
+        lastArrival = t;
+      };
+      await runStreamSession(
+        {
+          source,
+          model: createClientModel(plan.client, profile.client),
+          profile,
+          // A token-authorised stream gets no bearer (a browser EventSource cannot send one); a plain URL may need it.
+          streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
+          maxLineBytes: target.maxLineBytes,
+          headersTimeoutMs: target.headersTimeoutMs,
+          dispatcher,
+          clock,
+          signal,
+          maxAttempts: budget.attemptsLeft(requestsPerAttempt),
+          maxDurationMs: Math.max(0, endsAt - clock.now()),
+        },
+        {
+          onTokenResult: (result) => {
+            // Under --rate the first token of a flow counts from when the client should have arrived.
+            const latencyMs = firstTokenOfFlow ? clock.now() - intendedStart : 'failure' in result ? 0 : result.exchange.latencyMs;
+            firstTokenOfFlow = false;
+            recordToken(result, latencyMs, ticket);
+          },
+          onConnecting: () => {
+            recorder.counters.connections++;
+            ticket.spend();
+            connectedAt = clock.now();
+            lastArrival = 0;
+          },
+          onOpen: (open) => {
+            recorder.answer('stream', open.status);
+            recorder.latency('headers', open.headersMs);
+            if (open.status === 200 && /^text\/event-stream\b/i.test(open.headers['content-type'] ?? '')) {
+              streamIsOpen = true;
+              recorder.streamOpened();
+              options.onStreamOpened?.(recorder.open);
+            }
+          },
+          onEvent: (event) => {
+            recorder.counters.events++;
+            if (lastArrival === 0) recorder.latency('firstEvent', event.t - (firstOfFlow ? intendedStart : connectedAt));
+            firstOfFlow = false;
+            arrived(event.t);
+          },
+          onNotice: (notice) => {
+            if (notice.kind !== 'comment') return;
+            recorder.counters.comments++;
+            arrived(notice.t);
+          },
+          onStreamEnd: (result) => {
+            if (streamIsOpen) {
+              streamIsOpen = false;
+              recorder.streamClosed();
+              if (result.open) recorder.latency('streamDuration', result.endedAt - result.open.t);
+            }
+            const kind = errorKind(result.end);
+            if (kind !== undefined) recorder.error(kind);
+          },
+          onDecision: (decision) => {
+            if (decision.action === 'retry') recorder.counters.reconnects++;
+          },
+        },
+      );
+      return true;
+    } finally {
+      ticket.release();
+    }
+  };
+
+  /**
+   * Token spam: one generation, then token requests back to back (closed) or one per arrival
+   * (open). Only the status and the time count here, so the body is drained unread: the point
+   * is to press the endpoint as hard as a bare undici loop would.
+   */
+  let sharedSpamId: Promise<string | undefined> | undefined;
+  const tokenHeaders = api.headers();
+  const spamOnce = async (generationId: string, { signal, dispatcher }: ClientBlock, intendedStart: number | undefined): Promise<boolean> => {
+    const ticket = budget.reserve(1);
+    if (ticket === undefined) return false;
+    const sentAt = clock.now();
+    recorder.counters.tokenRequests++;
+    ticket.spend();
+    try {
+      const response = await request(api.url('token', generationId), {
+        method: 'POST',
+        headers: tokenHeaders,
+        dispatcher,
+        signal,
+        headersTimeout: target.headersTimeoutMs,
+        bodyTimeout: target.headersTimeoutMs,
+      });
+      await response.body.dump();
+      recorder.latency('tokenRequest', clock.now() - (intendedStart ?? sentAt));
+      recorder.answer('token', response.statusCode);
+      if (response.statusCode >= 300 && response.statusCode !== 429) recorder.error(`token-${response.statusCode}`);
+    } catch (error) {
+      if (!signal.aborted) recorder.error(`token-${failureKind(errorCode(error))}`);
+    }
+    return true;
+  };
+  const spamClosed = async (client: number) => {
+    const block = blockOf(client);
+    const ticket = budget.reserve(plan.ids === undefined ? 1 : 0);
+    if (ticket === undefined) return;
+    recorder.counters.flows++;
+    const generationId = await nextGenerationId(block, ticket);
+    ticket.release();
+    if (generationId === undefined) return;
+    while (!block.signal.aborted && (await spamOnce(generationId, block, undefined)));
+  };
+  const spamArrival = async (client: number, intendedStart: number): Promise<boolean> => {
+    const block = blockOf(client);
+    if (sharedSpamId === undefined) {
+      const ticket = budget.reserve(plan.ids === undefined ? 1 : 0);
+      sharedSpamId = ticket === undefined ? Promise.resolve(undefined) : nextGenerationId(block, ticket);
+    }
+    const generationId = plan.ids !== undefined ? plan.ids[nextIdIndex++ % plan.ids.length] : await sharedSpamId;
+    if (generationId === undefined) return false;
+    recorder.counters.flows++;
+    return spamOnce(generationId, block, intendedStart);
+  };
+
+  recorder.start();
+  try {
+    if (plan.arrival.kind === 'closed') {
+      const { clients } = plan.arrival;
+      const closedClient = async (client: number) => {
+        const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
+        if (startDelay > 0) await clock.sleep(startDelay, run.signal);
+        if (plan.mode === 'token-spam') return spamClosed(client);
+        while (!run.signal.aborted && (await streamFlow(client, clock.now())));
+      };
+      await Promise.all(Array.from({ length: clients }, (_, client) => closedClient(client)));
+    } else {
+      const { ratePerSecond } = plan.arrival;
+      const inFlight = new Set<Promise<unknown>>();
+      let more = true;
+      for (let arrival = 0; more && !run.signal.aborted; arrival++) {
+        const intendedStart = startedAt + intendedArrivalMs(arrival, ratePerSecond, plan.rampMs);
+        if (intendedStart >= endsAt) break;
+        const wait = intendedStart - clock.now();
+        if (wait > 0) await clock.sleep(wait, run.signal);
+        if (run.signal.aborted) break;
+        const flow = plan.mode === 'token-spam' ? spamArrival(arrival, intendedStart) : streamFlow(arrival, intendedStart);
+        inFlight.add(flow);
+        void flow.then((started) => {
+          inFlight.delete(flow);
+          if (!started) more = false;
+        });
+      }
+      await Promise.all(inFlight);
+    }
+  } finally {
+    clearTimeout(deadline);
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    await Promise.all(blocks.map((block) => block.dispatcher.destroy()));
+  }
+  const settings: LoadSettings = {
+    mode: plan.mode,
+    arrival: plan.arrival.kind,
+    clients: plan.arrival.kind === 'closed' ? plan.arrival.clients : 0,
+    ratePerSecond: plan.arrival.kind === 'open' ? plan.arrival.ratePerSecond : 0,
+    client: plan.client,
+    target: directUrl !== undefined ? redactStreamUrl(directUrl) : target.baseUrl,
+  };
+  return recorder.finish(settings, options.signal?.aborted === true);
+}
+
+/**
+ * When the k-th arrival (0-based) of an open model is due, in ms from the start: a rate that
+ * grows linearly from 0 to `ratePerSecond` over `rampMs`, then stays. Fixed in advance, so a
+ * slow server cannot push the schedule back (no coordinated omission).
+ */
+export function intendedArrivalMs(k: number, ratePerSecond: number, rampMs: number): number {
+  const perMs = ratePerSecond / 1000;
+  const arrivalsDuringRamp = (perMs * rampMs) / 2;
+  if (k < arrivalsDuringRamp) return Math.sqrt((2 * rampMs * k) / perMs);
+  return rampMs + (k - arrivalsDuringRamp) / perMs;
+}
+
+const UNREACHABLE_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
+
+/** A failed request's error code in the words the other error kinds use. */
+function failureKind(code: string): string {
+  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
+  if (code.endsWith('_TIMEOUT')) return 'timeout';
+  return code === 'ECONNRESET' ? 'reset' : 'abrupt-close';
+}
+
+/** How a stream's end counts among the errors; undefined for a normal end. */
+export function errorKind(end: StreamEnd): string | undefined {
+  switch (end.kind) {
+    case 'clean-terminal':
+    case 'aborted':
+      return undefined;
+    case 'http-error':
+      return end.status === 429 ? undefined : `http-${end.status}`;
+    case 'timeout':
+      return `timeout-${end.phase}`;
+    case 'clean-no-terminal':
+      return 'closed-without-terminal';
+    default:
+      return end.kind;
+  }
+}
+
+/**
+ * `--max-requests`: a flow starts only when the requests made plus those reserved for flows in
+ * progress leave room for its first attempt, so the number of flows is deterministic when nothing
+ * fails (retries in a flow already running may still spend what is left).
+ */
+class RequestBudget {
+  used = 0;
+  reserved = 0;
+
+  constructor(readonly limit: number | undefined) {}
+
+  /** Holds `requests` for a flow about to start; undefined when the bound leaves no room. */
+  reserve(requests: number): BudgetTicket | undefined {
+    if (this.limit !== undefined && this.used + this.reserved + requests > this.limit) return undefined;
+    this.reserved += requests;
+    return new BudgetTicket(this, requests);
+  }
+
+  /** Session attempts a flow may make: its reserved first one plus what no one holds. */
+  attemptsLeft(requestsPerAttempt: number): number | undefined {
+    if (this.limit === undefined) return undefined;
+    return 1 + Math.floor(Math.max(0, this.limit - this.used - this.reserved) / requestsPerAttempt);
+  }
+}
+
+/** One flow's hold on the budget: requests it makes are drawn from its reservation first. */
+class BudgetTicket {
+  constructor(
+    private readonly budget: RequestBudget,
+    private held: number,
+  ) {}
+
+  spend(): void {
+    this.budget.used++;
+    if (this.held > 0) {
+      this.held--;
+      this.budget.reserved--;
+    }
+  }
+
+  release(): void {
+    this.budget.reserved -= this.held;
+    this.held = 0;
+  }
+}

@@ -1,0 +1,55 @@
+import { fork } from 'node:child_process';
+import { UsageError } from '../errors.js';
+import { mergeParts } from './merge.js';
+import type { LoadPart } from './part.js';
+import { planShare, type LoadPlan } from './plan.js';
+import type { LoadSnapshot } from './recorder.js';
+import { sumSnapshots } from './ticker.js';
+
+/** Parent to worker. */
+export type ToWorker = { readonly kind: 'run'; readonly plan: LoadPlan } | { readonly kind: 'stop' };
+/** Worker to parent. */
+export type FromWorker =
+  | { readonly kind: 'second'; readonly snapshot: LoadSnapshot }
+  | { readonly kind: 'done'; readonly part: LoadPart }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/**
+ * `--workers N`: forks N processes of the built worker module, each running its share of the
+ * plan (and, against a loopback IPv4 target, its own source address 127.0.0.x, since one source
+ * address reaches one server port at most ~28,000 times), then merges their parts exactly.
+ */
+export async function runWorkers(
+  plan: LoadPlan,
+  workers: number,
+  options: { readonly signal?: AbortSignal; readonly onSecond?: (snapshot: LoadSnapshot) => void },
+): Promise<LoadPart> {
+  const loopbackV4 = /^127\.\d+\.\d+\.\d+$/.test(new URL(plan.target.streamUrl ?? plan.target.baseUrl).hostname);
+  const latest: LoadSnapshot[] = [];
+  const children = Array.from({ length: workers }, (_, index) => {
+    const share: LoadPlan = { ...planShare(plan, index, workers), localAddress: plan.localAddress ?? (loopbackV4 ? `127.0.0.${index + 1}` : undefined) };
+    const child = fork(new URL('./worker.js', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const done = new Promise<LoadPart>((resolve, reject) => {
+      child.on('message', (message: FromWorker) => {
+        if (message.kind === 'second') {
+          latest[index] = message.snapshot;
+          if (index === 0) options.onSecond?.(sumSnapshots(latest.filter((s): s is LoadSnapshot => s !== undefined)));
+        } else if (message.kind === 'done') resolve(message.part);
+        else reject(new UsageError(`load worker ${index + 1}: ${message.message}`));
+      });
+      child.once('exit', (code) => reject(new UsageError(`load worker ${index + 1} exited (code ${code}) before reporting`)));
+    });
+    child.send({ kind: 'run', plan: share } satisfies ToWorker);
+    return { child, done };
+  });
+  const stopAll = () => {
+    for (const { child } of children) if (child.connected) child.send({ kind: 'stop' } satisfies ToWorker);
+  };
+  options.signal?.addEventListener('abort', stopAll, { once: true });
+  try {
+    return mergeParts(await Promise.all(children.map(({ done }) => done)));
+  } finally {
+    options.signal?.removeEventListener('abort', stopAll);
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill();
+  }
+}

@@ -1,0 +1,95 @@
+import { Chalk } from 'chalk';
+import { EXIT_CODES, UsageError } from '../errors.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import type { ClientModelName } from '../engine/clientPolicy.js';
+import { createDispatcher } from '../engine/http.js';
+import type { TargetOptions } from '../options/options.js';
+import { replayJson } from '../reporters/replayJson.js';
+import { replayPretty } from '../reporters/replayPretty.js';
+import { createScenarioContext } from './context.js';
+import { loadScenario } from './registry.js';
+import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings, type Scenario } from './scenario.js';
+
+
+/** Where a replay writes, and what it can be stopped by. */
+export interface ReplayIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly signal?: AbortSignal;
+  readonly json?: boolean;
+  readonly color?: boolean;
+  readonly clock?: Clock;
+  /** A scenario starts (for a spinner on stderr)… */
+  readonly onScenarioStart?: (scenario: string, clients: readonly ClientModelName[]) => void;
+  /** …and ends, before its report is written. */
+  readonly onScenarioEnd?: (scenario: string) => void;
+}
+
+/** What a replay produced, and the exit code it deserves (1 when any verdict failed). */
+export interface ReplayOutcome {
+  readonly reports: readonly ReplayReport[];
+  readonly exitCode: number;
+}
+
+/**
+ * One scenario with each client model side by side (concurrently, each on its own generation).
+ * Expectations decide the verdict: a client fails when any of its expectations is missed.
+ */
+export async function replayScenario(
+  scenario: Scenario,
+  target: TargetOptions,
+  settings: ReplaySettings,
+  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock } = {},
+): Promise<ReplayReport[]> {
+  const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
+  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const handle = createScenarioContext(target, settings, {
+    dispatcher,
+    clock: dependencies.clock ?? systemClock,
+    signal: dependencies.signal ?? new AbortController().signal,
+  });
+  try {
+    // allSettled: a client that throws (unreachable, say) must not leave the others running on a closed dispatcher.
+    const settled = await Promise.allSettled(
+      clients.map(async (client): Promise<ReplayReport> => {
+        const run = await scenario.run(handle.context, client);
+        const verdict = run.expectations.every((item) => item.met) ? 'pass' : 'fail';
+        return { scenario: scenario.name, client, verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
+      }),
+    );
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+    return settled.map((result) => (result as PromiseFulfilledResult<ReplayReport>).value);
+  } finally {
+    await handle.close();
+    await dispatcher.close();
+  }
+}
+
+/**
+ * Runs scenarios (built-in names or module paths) one after the other against `target` and
+ * writes their reports to `io.stdout`: pretty as each finishes, or one JSON document at the end
+ * (an object for a single report, an array otherwise). Ctrl-C (`io.signal`) stops the running
+ * scenario at once, skips the rest, and still reports what ran. Used by `sse-doctor replay`.
+ */
+export async function runScenarios(
+  names: readonly string[],
+  target: TargetOptions,
+  io: ReplayIo,
+  settings: Partial<ReplaySettings> = {},
+): Promise<ReplayOutcome> {
+  if (!target.profile.usesTokens) throw new UsageError(`replay: the ${target.profile.name} profile has no token endpoint; the scenarios replay token-based incidents (use --profile generations)`);
+  const resolved: ReplaySettings = { ...DEFAULT_REPLAY_SETTINGS, ...settings };
+  const scenarios = await Promise.all(names.map((name) => loadScenario(name)));
+  const c = new Chalk({ level: io.color ? 1 : 0 });
+  const reports: ReplayReport[] = [];
+  for (const scenario of scenarios) {
+    if (io.signal?.aborted) break;
+    io.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
+    const scenarioReports = await replayScenario(scenario, target, resolved, io).finally(() => io.onScenarioEnd?.(scenario.name));
+    reports.push(...scenarioReports);
+    if (!io.json) io.stdout.write(replayPretty(scenario, scenarioReports, c));
+  }
+  if (io.json) io.stdout.write(replayJson(reports));
+  const failed = reports.some((report) => report.verdict === 'fail');
+  return { reports, exitCode: failed ? EXIT_CODES.findings : EXIT_CODES.ok };
+}

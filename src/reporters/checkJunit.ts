@@ -1,0 +1,46 @@
+import type { CheckReport } from '../check/types.js';
+import { formatEvidence } from './checkEvidence.js';
+import { groupOf } from './checkTable.js';
+
+/**
+ * JUnit XML as CI systems read it: one testsuite, a testcase per rule (classname = the
+ * endpoint group), `<failure>` for failures (and warnings under `--strict`), `<skipped>` for skips.
+ */
+export function renderCheckJunit(report: CheckReport): string {
+  const { summary } = report;
+  const failsRun = (status: string) => status === 'fail' || (summary.strict && status === 'warn');
+  const failures = report.results.filter((result) => failsRun(result.status)).length;
+  const seconds = (ms: number) => (ms / 1000).toFixed(3);
+  const cases = report.results.map((result) => {
+    const open = `    <testcase name="${xml(result.id)}" classname="${groupOf(result)}" time="${seconds(result.durationMs)}">`;
+    const evidence = formatEvidence(result.evidence).join('\n');
+    const body = `${result.message}${evidence ? `\n\nevidence:\n${evidence}` : ''}`;
+    if (failsRun(result.status)) {
+      return `${open}\n      <failure message="${xml(result.title)}" type="${result.severity}">${xml(body)}</failure>\n    </testcase>`;
+    }
+    if (result.status === 'skip') return `${open}\n      <skipped message="${xml(result.message)}"/>\n    </testcase>`;
+    return `${open}\n      <system-out>${xml(body)}</system-out>\n    </testcase>`;
+  });
+  const name = `sse-doctor check (${summary.profile})`;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="sse-doctor" tests="${report.results.length}" failures="${failures}" errors="0" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
+    `  <testsuite name="${xml(name)}" tests="${report.results.length}" failures="${failures}" errors="0" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
+    `    <properties><property name="target" value="${xml(summary.target)}"/></properties>`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+/** Escapes text for XML attributes and content, dropping characters XML 1.0 cannot carry. */
+export function xml(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}

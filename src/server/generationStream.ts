@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eventData, eventFrame, isTerminal, type Generation, type GenerationListener, type GenerationStore } from './generations.js';
+import { sendDetail, sendValidationError } from './jsonHttp.js';
+import { lastEventId } from './lastEventId.js';
+import type { ServerSettings } from './settings.js';
+import { HEARTBEAT_COMMENT, type SseStream, type StreamHub } from './streamHub.js';
+import type { StreamTokens } from './streamTokens.js';
+
+/** What the stream endpoint needs from the server. */
+export interface GenerationStreamContext {
+  readonly settings: ServerSettings;
+  readonly generations: GenerationStore;
+  readonly tokens: StreamTokens;
+  readonly hub: StreamHub;
+}
+
+/** The `drop-mid-stream` fault cuts the first connection right after this many content chunks. */
+const CHUNKS_BEFORE_DROP = 3;
+
+const heartbeatComment = () => HEARTBEAT_COMMENT;
+
+/**
+ * `GET /generations/generate/{id}/stream?token=`: the connected event, the log after
+ * `Last-Event-ID`, then live events until the terminal one.
+ */
+export function serveGenerationStream(
+  context: GenerationStreamContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  id: string,
+): void {
+  const { settings, generations, tokens, hub } = context;
+  const token = url.searchParams.get('token');
+  if (!settings.has('open-stream')) {
+    if (token === null) {
+      sendValidationError(res, [{ type: 'missing', loc: ['query', 'token'], msg: 'Field required', input: null }]);
+      return;
+    }
+    if (!tokens.redeem(token, id, settings.has('reusable-token'))) {
+      sendDetail(res, 401, 'Invalid or expired stream token');
+      return;
+    }
+  }
+  const generation = generations.get(id);
+  if (!generation) {
+    sendDetail(res, 404, 'Generation not found');
+    return;
+  }
+  const isFirstConnection = generation.streamsOpened++ === 0;
+  if (settings.has('immediate-close') && isTerminal(generation.status)) {
+    hub.respondEmpty(res);
+    return;
+  }
+
+  const lingers = settings.has('linger');
+  const cutsMidStream = settings.has('drop-mid-stream') && isFirstConnection;
+  let chunksWritten = 0;
+  const after = settings.has('no-resume') ? 0 : lastEventId(req, url);
+  const deliver: GenerationListener = (event, frame) => {
+    if (event.id <= after) return;
+    stream.write(frame);
+    if (event.type === 'content_chunk' && ++chunksWritten === CHUNKS_BEFORE_DROP && cutsMidStream) {
+      stream.cut();
+    } else if (isTerminal(event.status) && !lingers) {
+      stream.end();
+    }
+  };
+  const stream: SseStream = hub.open(res, {
+    heartbeat: heartbeatComment,
+    atCap: (capped) => capped.write(`event: timeout\ndata: ${stateData(generation, 'timeout', 'Stream duration cap reached')}\n\n`),
+    onClose: () => generation.listeners.delete(deliver),
+  });
+
+  if (!settings.has('no-connected')) {
+    // No `id:` on purpose: a client resuming from it must not skip any of the log.
+    stream.write(`data: ${stateData(generation, 'connected', 'Stream connected')}\n\n`);
+  }
+  for (const event of generation.events) {
+    if (stream.closed) return;
+    if (event.id > after) deliver(event, eventFrame(generation, event));
+  }
+  if (stream.closed) return;
+  if (isTerminal(generation.status)) {
+    // Resumed past the terminal event: the connected event already carried the terminal status.
+    if (!lingers) stream.end();
+    return;
+  }
+  generation.listeners.add(deliver);
+}
+
+function stateData(generation: Generation, stage: string, message: string): string {
+  return eventData(generation, { status: generation.status, stage, progress: generation.progress, message });
+}

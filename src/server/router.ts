@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveGenerationStream, type GenerationStreamContext } from './generationStream.js';
+import { serveGenericStream } from './genericStream.js';
+import { createGeneration, generationStatus, issueStreamToken, type GenerationRoutesContext } from './generationRoutes.js';
+import { sendDetail } from './jsonHttp.js';
+
+/** Everything the routes share: one instance per server. */
+export interface ServerContext extends GenerationRoutesContext, GenerationStreamContext {
+  readonly log: ((line: string) => void) | undefined;
+}
+
+type Handler = (context: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, id: string) => void | Promise<void>;
+
+interface Route {
+  readonly method: 'GET' | 'POST';
+  /** Matched against the path; its one capture group, if any, is the generation id. */
+  readonly pattern: RegExp;
+  readonly handle: Handler;
+}
+
+const ROUTES: readonly Route[] = [
+  { method: 'POST', pattern: /^\/api\/generations\/generate$/, handle: (context, req, res) => createGeneration(context, req, res) },
+  {
+    method: 'POST',
+    pattern: /^\/api\/generations\/generate\/([^/]+)\/stream-token$/,
+    handle: (context, req, res, _url, id) => issueStreamToken(context, req, res, id),
+  },
+  { method: 'GET', pattern: /^\/api\/generations\/generate\/([^/]+)\/stream$/, handle: serveGenerationStream },
+  { method: 'GET', pattern: /^\/api\/generic\/stream$/, handle: (context, req, res, url) => serveGenericStream(context, req, res, url) },
+  { method: 'GET', pattern: /^\/api\/generations\/([^/]+)$/, handle: (context, req, res, _url, id) => generationStatus(context, req, res, id) },
+];
+
+/** The server's request listener: routing, FastAPI-style 404/405, the optional request log. */
+export function createRequestListener(context: ServerContext): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://reference.invalid');
+    if (context.log) logWhenClosed(context.log, req, res, url);
+    const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter(({ match }) => match !== null);
+    const chosen = matches.find(({ route }) => route.method === req.method);
+    if (!chosen) {
+      if (matches.length > 0) sendDetail(res, 405, 'Method Not Allowed', { Allow: matches.map(({ route }) => route.method).join(', ') });
+      else sendDetail(res, 404, 'Not Found');
+      return;
+    }
+    const id = decodePathSegment(chosen.match?.[1] ?? '');
+    if (id === undefined) {
+      sendDetail(res, 404, 'Not Found');
+      return;
+    }
+    try {
+      const pending = chosen.route.handle(context, req, res, url, id);
+      if (pending) pending.catch((error: unknown) => failed(res, error));
+    } catch (error) {
+      failed(res, error);
+    }
+  };
+}
+
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A bug in a route must cost one request, never the server (it is every test's target). */
+function failed(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    res.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  sendDetail(res, 500, 'Internal Server Error');
+}
+
+/** One line per request, written when its response is over (for a stream: when it closed). */
+function logWhenClosed(log: (line: string) => void, req: IncomingMessage, res: ServerResponse, url: URL): void {
+  const startedAt = performance.now();
+  res.once('close', () => {
+    const ms = Math.round(performance.now() - startedAt);
+    const ending = res.writableFinished ? '' : ' (connection closed before the response ended)';
+    // The pathname only: the query of a stream URL holds its token.
+    log(`${req.method ?? '?'} ${url.pathname} ${res.statusCode} ${ms}ms${ending}`);
+  });
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import type { CheckReport } from '../src/check/types.js';
+import { FAULT_NAMES, startReferenceServer, type FaultName } from '../src/server/referenceServer.js';
+import { FAST_TIMINGS, fastTarget, idsWith, runFastCheck } from './helpers/checkTarget.js';
+
+/**
+ * Each fault of the reference server and the rules it must break. `alsoMay` lists rules that
+ * the same misbehaviour legitimately breaks too (buffered heartbeats are silences as well);
+ * any other failing error rule is a false finding.
+ */
+const MATRIX: Record<FaultName, { fails: string[]; alsoMay?: string[] }> = {
+  'immediate-close': { fails: ['stream.terminal-generation', 'token.terminal-completed', 'token.terminal-failed'] },
+  'no-rate-limit': { fails: ['token.rate-limit'] },
+  'no-heartbeat': { fails: ['stream.heartbeat'] },
+  buffered: { fails: ['stream.no-buffering'], alsoMay: ['stream.heartbeat', 'stream.connected-first'] },
+  'reusable-token': { fails: ['stream.token-single-use'] },
+  linger: { fails: ['stream.close-after-terminal'] },
+  'drop-mid-stream': { fails: ['stream.terminal-event', 'stream.clean-close'] },
+  'terminal-500': { fails: ['token.terminal-failed'], alsoMay: ['token.terminal-completed'] },
+  'no-resume': { fails: ['stream.resume'] },
+  'wrong-content-type': { fails: ['stream.headers'] },
+  'no-connected': { fails: ['stream.connected-first'] },
+  'no-trace': { fails: ['stream.trace-id'] },
+  'open-stream': { fails: ['stream.token-required', 'stream.token-invalid', 'stream.token-single-use'] },
+  'no-auth': { fails: ['token.auth'] },
+  'cross-user': { fails: ['token.owner'] },
+};
+
+/** Small batches: each fault gets its own server on port 0, a few run at once on a shared machine. */
+const BATCH = 5;
+const reports = new Map<FaultName, Promise<CheckReport>>();
+
+async function checkFault(fault: FaultName): Promise<CheckReport> {
+  const server = await startReferenceServer({ port: 0, faults: [fault], timings: FAST_TIMINGS });
+  try {
+    return await runFastCheck(fastTarget(server.baseUrl));
+  } finally {
+    await server.close();
+  }
+}
+
+/** Starts the faults in batches of `BATCH`; a test awaits only its own fault's report. */
+function reportFor(fault: FaultName): Promise<CheckReport> {
+  if (reports.size === 0) {
+    let previous: Promise<unknown> = Promise.resolve();
+    for (let start = 0; start < FAULT_NAMES.length; start += BATCH) {
+      const batch = FAULT_NAMES.slice(start, start + BATCH);
+      const started = previous.then(() => batch.map((name) => checkFault(name)));
+      batch.forEach((name, index) => reports.set(name, started.then((promises) => promises[index]!)));
+      previous = started.then((promises) => Promise.allSettled(promises));
+    }
+  }
+  return reports.get(fault)!;
+}
+
+describe('check against every fault of the reference server', () => {
+  it('covers every fault the server knows', () => {
+    expect(Object.keys(MATRIX).sort()).toEqual([...FAULT_NAMES].sort());
+  });
+
+  it.each(Object.entries(MATRIX) as [FaultName, (typeof MATRIX)[FaultName]][])('%s breaks its rule and no unrelated error rule', async (fault, expected) => {
+    const report = await reportFor(fault);
+    const failed = idsWith(report, 'fail');
+    for (const id of expected.fails) expect(failed, `${fault} must fail ${id}`).toContain(id);
+    expect(failed.filter((id) => !expected.fails.includes(id) && !expected.alsoMay?.includes(id))).toEqual([]);
+    for (const result of report.results.filter((item) => item.status === 'fail')) {
+      expect(result.message).toMatch(/\. Why it hurts: .+\. Fix: .+/);
+    }
+    expect(report.summary.ok).toBe(false);
+  });
+});
