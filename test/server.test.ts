@@ -374,16 +374,16 @@ describe.concurrent('faults each break one rule', () => {
     );
   });
 
-  it('drop-mid-stream: the first connection is cut after the 3rd chunk, a resume is not', async () => {
+  it('drop-mid-stream: the first connection is cut after its first event, a resume is not', async () => {
     await withServer(['drop-mid-stream'], async (target) => {
       const id = await create(target);
       const [firstUrl, secondUrl] = [await streamUrl(target, id), await streamUrl(target, id)];
       const first = await captureStream(firstUrl);
       expect(first.ending).toBe('error');
-      expect(ids(first)).toEqual([1, 2, 3, 4]);
+      expect(ids(first)).toEqual([1]);
       expect(types(first)).not.toContain('complete');
-      const resumed = await captureStream(secondUrl, { headers: { 'last-event-id': '4' } });
-      expect(ids(resumed)).toEqual([5, 6, 7, 8]);
+      const resumed = await captureStream(secondUrl, { headers: { 'last-event-id': '1' } });
+      expect(ids(resumed)).toEqual([2, 3, 4, 5, 6, 7, 8]);
       expect(resumed.ending).toBe('eof');
     });
   });

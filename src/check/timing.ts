@@ -30,55 +30,48 @@ export function longestSilence(openAt: number, signs: readonly number[], until: 
 /** An event as the buffering rule sees it: when it arrived, and when the server says it made it. */
 export interface TimedEvent {
   readonly arrivedAt: number;
-  /** The event's own `timestamp` in ms (unix seconds × 1000). */
+  /** The event's own `timestamp` in ms (unix seconds × 1000), on the server's clock. */
   readonly producedAt: number;
 }
 
-/** Events that arrived together although the server made them far apart. */
-export interface Burst {
-  readonly firstIndex: number;
-  readonly count: number;
-  /** How far apart the events arrived (ms): a few ms at most. */
-  readonly arrivalSpanMs: number;
-  /** How far apart their own timestamps are (ms). */
-  readonly producedSpanMs: number;
+/** The event delivered latest relative to when it was made. */
+export interface HeldBack {
+  readonly index: number;
+  /** How much later than the best-delivered event it arrived, relative to production (ms). */
+  readonly extraDelayMs: number;
+  /** Events that arrived together with it (within `burstGapMs`). */
+  readonly burstSize: number;
 }
 
-export interface BurstLimits {
-  /** Events arriving at most this far apart belong to one burst. */
-  readonly burstGapMs: number;
-  /** A burst whose timestamps span more than this was held back somewhere. */
-  readonly maxProducedSpanMs: number;
-  /**
-   * Extra span allowed for a burst right at the start: the history a server replays on
-   * connect (events made between the generation's creation and the connection).
-   */
-  readonly replayAllowanceMs: number;
+export interface HoldBackVerdict {
+  /** Events made after the connection opened: the ones buffering can delay. */
+  readonly live: number;
+  readonly worst: HeldBack | undefined;
 }
 
 /**
- * Bursts of events that arrived within `burstGapMs` of each other although their own
- * timestamps span more than allowed: the mark of a buffering proxy or of compression.
+ * How long events were held back between the generator and us. The two clocks differ by an
+ * unknown offset, so each event's lag (arrival minus production) is compared with the smallest
+ * lag of the stream, the event delivered at once. Events made before the connection opened (the
+ * history a server replays on connect) are left out: their lag is their age, not buffering.
  */
-export function findBufferedBursts(events: readonly TimedEvent[], limits: BurstLimits): Burst[] {
-  const bursts: Burst[] = [];
-  let start = 0;
-  for (let index = 1; index <= events.length; index++) {
-    const current = events[index];
-    const previous = events[index - 1]!;
-    if (current !== undefined && current.arrivedAt - previous.arrivedAt <= limits.burstGapMs) continue;
-    const group = events.slice(start, index);
-    if (group.length >= 2) {
-      const produced = group.map((event) => event.producedAt);
-      const producedSpanMs = Math.max(...produced) - Math.min(...produced);
-      const allowed = limits.maxProducedSpanMs + (start === 0 ? limits.replayAllowanceMs : 0);
-      if (producedSpanMs > allowed) {
-        bursts.push({ firstIndex: start, count: group.length, arrivalSpanMs: previous.arrivedAt - group[0]!.arrivedAt, producedSpanMs });
-      }
+export function heldBackEvents(events: readonly TimedEvent[], openAt: number, burstGapMs: number): HoldBackVerdict {
+  if (events.length === 0) return { live: 0, worst: undefined };
+  const lags = events.map((event) => event.arrivedAt - event.producedAt);
+  const minLag = Math.min(...lags);
+  let live = 0;
+  let worst: HeldBack | undefined;
+  events.forEach((event, index) => {
+    // The production time on our clock, assuming the best-delivered event arrived at once.
+    if (event.producedAt + minLag < openAt) return;
+    live++;
+    const extraDelayMs = lags[index]! - minLag;
+    if (worst === undefined || extraDelayMs > worst.extraDelayMs) {
+      const burstSize = events.filter((other) => Math.abs(other.arrivedAt - event.arrivedAt) <= burstGapMs).length;
+      worst = { index, extraDelayMs, burstSize };
     }
-    start = index;
-  }
-  return bursts;
+  });
+  return { live, worst };
 }
 
 /** How the connection ended after the terminal event. */

@@ -50,6 +50,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       emit({ kind: 'diagnostic', level: 'warn', code: observation.kind, message: describeObservation(observation), t: since(observation.t) }),
     );
     const model = createClientModel('robust', profile.client);
+    let lastTokenStatus: number | undefined;
     const session = await runStreamSession(
       {
         source,
@@ -70,6 +71,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
             return;
           }
           const { exchange } = result;
+          lastTokenStatus = exchange.status;
           emit({
             kind: 'token',
             status: exchange.status,
@@ -121,6 +123,9 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
     }
     const stats = observer.stats;
     const ok = session.lastEnd?.kind === 'clean-terminal';
+    // A 400 means "already terminal": what a good client does next is ask how it ended.
+    const finalState = lastTokenStatus === 400 && generationId !== null ? await generationState(api, generationId, io.signal) : undefined;
+    if (finalState) emit({ kind: 'diagnostic', level: 'info', code: 'final-status', message: `generation is ${finalState.status}${finalState.errorMessage ? `: ${finalState.errorMessage}` : ''}`, t: since(clock.now()) });
     emit({
       kind: 'summary',
       generationId,
@@ -133,7 +138,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       tokenRequests: session.tokenRequests,
       duplicates: stats.duplicates,
       missing: stats.missing,
-      finalStatus: stats.lastStatus ?? null,
+      finalStatus: finalState?.status ?? stats.lastStatus ?? null,
       finalStage: stats.lastStage ?? null,
       ended: session.lastEnd?.kind ?? null,
       endedHow: session.lastEnd ? describeEnd(session.lastEnd) : 'never connected',
@@ -173,6 +178,14 @@ async function resolveSource(
     throw new UsageError(`could not create a generation to tail: ${api.url('create')} answered ${created.status} ${detailOf(created)} (pass an existing id: sse-doctor tail <id>)`);
   }
   return { source: { kind: 'token', api, generationId: id }, generationId: id };
+}
+
+async function generationState(api: GenerationsApi, id: string, signal: AbortSignal | undefined): Promise<{ status: string; errorMessage: string | undefined } | undefined> {
+  const reply = await api.status(id, signal);
+  if (isHttpFailure(reply) || reply.status !== 200) return undefined;
+  const body = reply.json as { status?: unknown; error_message?: unknown } | undefined;
+  if (typeof body?.status !== 'string') return undefined;
+  return { status: body.status, errorMessage: typeof body.error_message === 'string' ? body.error_message : undefined };
 }
 
 function describeObservation(observation: Observation): string {

@@ -28,6 +28,8 @@ export interface LoadRunOptions {
  * would turn a big run quadratic.
  */
 const CLIENTS_PER_BLOCK = 64;
+/** Arrivals of the open model cycle over this many blocks, so a long run does not keep adding agents. */
+const OPEN_MODEL_BLOCKS = 256;
 
 /** What a block of clients shares. */
 interface ClientBlock {
@@ -275,7 +277,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         const wait = intendedStart - clock.now();
         if (wait > 0) await clock.sleep(wait, run.signal);
         if (run.signal.aborted) break;
-        const flow = plan.mode === 'token-spam' ? spamArrival(arrival, intendedStart) : streamFlow(arrival, intendedStart);
+        const client = arrival % (OPEN_MODEL_BLOCKS * CLIENTS_PER_BLOCK);
+        const flow = plan.mode === 'token-spam' ? spamArrival(client, intendedStart) : streamFlow(client, intendedStart);
         inFlight.add(flow);
         void flow.then((started) => {
           inFlight.delete(flow);

@@ -14,8 +14,12 @@ export interface GenerationStreamContext {
   readonly hub: StreamHub;
 }
 
-/** The `drop-mid-stream` fault cuts the first connection right after this many content chunks. */
-const CHUNKS_BEFORE_DROP = 3;
+/**
+ * The `drop-mid-stream` fault cuts the first connection right after this many logged events:
+ * early enough (the first is at 5% of the generation) that a client backing off by the
+ * contract's 2 s can still resume before the generation ends, as in the seed's network test.
+ */
+const EVENTS_BEFORE_DROP = 1;
 
 const heartbeatComment = () => HEARTBEAT_COMMENT;
 
@@ -55,12 +59,12 @@ export function serveGenerationStream(
 
   const lingers = settings.has('linger');
   const cutsMidStream = settings.has('drop-mid-stream') && isFirstConnection;
-  let chunksWritten = 0;
+  let eventsWritten = 0;
   const after = settings.has('no-resume') ? 0 : lastEventId(req, url);
   const deliver: GenerationListener = (event, frame) => {
     if (event.id <= after) return;
     stream.write(frame);
-    if (event.type === 'content_chunk' && ++chunksWritten === CHUNKS_BEFORE_DROP && cutsMidStream) {
+    if (++eventsWritten === EVENTS_BEFORE_DROP && cutsMidStream) {
       stream.cut();
     } else if (isTerminal(event.status) && !lingers) {
       stream.end();

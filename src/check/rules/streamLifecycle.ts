@@ -21,7 +21,7 @@ export const streamFailedGeneration: Rule = {
     const evidence = { ...streamEvidence(recording), terminalEvent: terminal?.data.slice(0, 200) };
     if (terminal === undefined) {
       return fail(
-        `the failing generation's stream ended without a terminal event (${describeEnd(recording.result.end)})`,
+        `the failing generation's stream ended without a terminal event: ${describeEnd(recording.result.end)}`,
         'the client sees a dropped stream and reconnects; the token endpoint then refuses or the stream closes again: the seed\'s retry storm started exactly here',
         'when the generation fails, send {"status": "failed", "stage": "error", "message": <the error>} and close',
         evidence,

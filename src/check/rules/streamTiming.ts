@@ -1,17 +1,17 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import { seconds, streamEvidence } from '../evidence.js';
-import { closeAfterTerminal, findBufferedBursts, longestSilence, type TimedEvent } from '../timing.js';
+import { closeAfterTerminal, heldBackEvents, longestSilence, type TimedEvent } from '../timing.js';
 import { fail, pass, skip, type Rule } from '../types.js';
 import { readableMainStream } from './streamShape.js';
 
-/** Events that arrive this close together count as one burst. */
+/** Events that arrive this close together count as one burst (evidence only). */
 const BURST_GAP_MS = 15;
 /**
- * Timestamps spanning more than this in one burst mean buffering, or half the heartbeat
- * interval when that is shorter: a held-back event is a delay the client notices as a silence.
+ * An event held back longer than this (or half the heartbeat interval, when shorter) was
+ * buffered: the contract's "bursts of events whose own timestamps span seconds".
  */
-const MAX_BURST_SPAN_MS = 1000;
+const MAX_HELD_BACK_MS = 1000;
 
 export const streamHeartbeat: Rule = {
   id: 'stream.heartbeat',
@@ -55,7 +55,7 @@ export const streamTerminalEvent: Rule = {
     if (terminal === undefined) {
       const { terminal: words } = ctx.profile;
       return fail(
-        `the stream ended without a terminal event (${describeEnd(recording.result.end)})`,
+        `the stream ended without a terminal event: ${describeEnd(recording.result.end)}`,
         'the client cannot tell "finished" from "dropped", so it reconnects; when the generation is over it does so forever (the seed\'s retry storm)',
         `send a last event whose status is one of ${words.statuses.join('/')}${words.stages.length > 0 ? ` or whose stage is one of ${words.stages.join('/')}` : ''}${words.eventTypes.length > 0 ? ` (or of type ${words.eventTypes.join('/')})` : ''}, then close`,
         evidence,
@@ -127,7 +127,7 @@ export const streamNoBuffering: Rule = {
   id: 'stream.no-buffering',
   severity: 'error',
   group: 'stream',
-  title: 'events arrive as they are produced, not in buffered bursts',
+  title: 'events arrive as they are produced, not held back and sent in bursts',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -139,26 +139,28 @@ export const streamNoBuffering: Rule = {
       if (typeof timestamp === 'number') timed.push({ arrivedAt: event.t, producedAt: timestamp * 1000 });
     }
     if (timed.length < 2) return skip('the events carry no "timestamp": buffering cannot be measured', streamEvidence(recording));
-    const maxProducedSpanMs = Math.min(MAX_BURST_SPAN_MS, ctx.profile.limits.heartbeatSeconds * 500);
-    const openAt = recording.result.open!.t;
-    // History made between the generation's creation and the connection may be replayed at once.
-    const replayAllowanceMs = recording.createdAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, openAt - recording.createdAt);
-    const bursts = findBufferedBursts(timed, { burstGapMs: BURST_GAP_MS, maxProducedSpanMs, replayAllowanceMs });
+    // Whole seconds would read as up to a second of delay: too coarse to judge.
+    if (timed.every((event) => Number.isInteger(event.producedAt / 1000))) {
+      return skip('the event timestamps are whole seconds: too coarse to measure buffering (send unix seconds with a fraction)', streamEvidence(recording));
+    }
+    const limitMs = Math.min(MAX_HELD_BACK_MS, ctx.profile.limits.heartbeatSeconds * 500);
+    const { live, worst } = heldBackEvents(timed, recording.result.open!.t, BURST_GAP_MS);
     const evidence = {
       ...streamEvidence(recording),
       timedEvents: timed.length,
-      bursts: bursts.map((burst) => ({ events: burst.count, arrivalSpanMs: Math.round(burst.arrivalSpanMs), producedSpanMs: Math.round(burst.producedSpanMs) })),
-      maxProducedSpanMs,
+      liveEvents: live,
+      worstDelayMs: worst ? Math.round(worst.extraDelayMs) : undefined,
+      worstBurst: worst?.burstSize,
+      limitMs,
     };
-    const worst = bursts.reduce<(typeof bursts)[number] | undefined>((max, burst) => (max === undefined || burst.producedSpanMs > max.producedSpanMs ? burst : max), undefined);
-    if (worst !== undefined) {
+    if (worst !== undefined && worst.extraDelayMs > limitMs) {
       return fail(
-        `${worst.count} events made ${seconds(worst.producedSpanMs)} apart arrived within ${Math.round(worst.arrivalSpanMs)} ms of each other`,
+        `an event reached the client ${seconds(worst.extraDelayMs)} later than it was made${worst.burstSize > 1 ? `, in a burst of ${worst.burstSize} events` : ''} (the limit is ${seconds(limitMs)})`,
         'something between the generator and the client holds events back (a buffering proxy, compression, or a missing flush), so users see nothing and then everything',
         'flush after every event, send X-Accel-Buffering: no, disable compression on the stream route and proxy buffering (nginx proxy_buffering off)',
         evidence,
       );
     }
-    return pass(`${timed.length} timestamped events, no buffered burst`, evidence);
+    return pass(`${live} live events, none held back more than ${Math.round(worst?.extraDelayMs ?? 0)} ms`, evidence);
   },
 };
