@@ -55,6 +55,16 @@ describe('check against the compliant reference server', () => {
     expect(report.results[1]!.message).toContain('--other-auth');
   });
 
+  it('stops at once on Ctrl-C and reports the unfinished rules as skipped, not failed', async () => {
+    const aborter = new AbortController();
+    setTimeout(() => aborter.abort(), 300);
+    const started = performance.now();
+    const report = await runFastCheck(fastTarget(server.baseUrl), { signal: aborter.signal });
+    expect(performance.now() - started).toBeLessThan(FAST_TIMINGS.generationMs);
+    expect(idsWith(report, 'fail')).toEqual([]);
+    expect(report.results.find((result) => result.id === 'stream.heartbeat')!.message).toBe('interrupted before this rule finished');
+  });
+
   it('throws UnreachableError (exit 3) when nothing listens', async () => {
     const closed = await startReferenceServer({ port: 0, faults: [], timings: FAST_TIMINGS });
     await closed.close();

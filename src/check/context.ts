@@ -122,7 +122,11 @@ export class CheckContext {
       if (!this.profile.usesTokens) return { ok: false, reason: 'the generic profile has no generations' };
       const prompt = role === 'failing' ? this.profile.fixtures.failingPrompt : this.profile.fixtures.completingPrompt;
       const created = await this.api.create(prompt, this.signal);
-      if (isHttpFailure(created)) return { ok: false, reason: this.failureReason(`create ${this.api.url('create')}`, created) };
+      if (isHttpFailure(created)) {
+        const reason = this.failureReason(`create ${this.api.url('create')}`, created);
+        this.fixtureProblems.push(reason);
+        return { ok: false, reason };
+      }
       const id = (created.json as { id?: unknown } | undefined)?.id;
       if (created.status >= 300 || (typeof id !== 'string' && typeof id !== 'number')) {
         const reason = `could not create the ${role} fixture: the create endpoint answered ${created.status} ${detailOf(created)} (check --auth and profile.fixtures)`;
@@ -263,7 +267,8 @@ export class CheckContext {
     const fixture = this.profile.usesTokens ? await this.generation(role) : undefined;
     const recording = await this.record({ url: ticket.value.url, ...this.followBounds });
     const { end } = recording.result;
-    if (end.kind === 'unreachable') this.markUnreachable(recording.url, end);
+    // A connect timeout is as unreachable as a refusal: nothing can be checked either way.
+    if (end.kind === 'unreachable' || (end.kind === 'timeout' && end.phase === 'connect')) this.markUnreachable(recording.url, end);
     return { ok: true, value: { ticket: ticket.value, recording, createdAt: fixture?.ok ? fixture.value.createdAt : undefined } };
   }
 }

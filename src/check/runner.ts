@@ -63,7 +63,9 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
       plan.run.map(async (rule) => {
         const ruleStartedAt = clock.now();
         const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule);
-        const result = toResult(rule, outcome, clock.now() - ruleStartedAt);
+        // A rule cut short by Ctrl-C saw a connection we closed, not something the target did.
+        const interrupted = options.signal?.aborted === true;
+        const result = toResult(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
         byId.set(rule.id, result);
         pending.delete(rule);
         callbacks.onRuleEnd?.(result, [...pending]);

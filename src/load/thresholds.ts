@@ -23,7 +23,7 @@ export interface ThresholdResult {
   readonly ok: boolean;
 }
 
-const PATTERN = /^\s*(?:(p\d{1,2}(?:\.\d+)?|max|mean)\(\s*(\w+)\s*\)|(\w+))\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
+const PATTERN = /^\s*(?:(p\d{1,3}(?:\.\d+)?|max|mean)\(\s*(\w+)\s*\)|(\w+))\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
 
 export function parseThreshold(raw: string): Threshold {
   const match = PATTERN.exec(raw);
