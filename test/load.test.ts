@@ -103,7 +103,8 @@ describe('merging parts', () => {
       recordMs(one, ms);
       recordMs(halves[i % 2]!, ms);
     }
-    const merged = decodeHistogram(encodeHistogram(halves[0]!));
+    const merged = newHistogram();
+    merged.add(decodeHistogram(encodeHistogram(halves[0]!)));
     merged.add(decodeHistogram(encodeHistogram(halves[1]!)));
     expect(summarise(merged)).toEqual(summarise(one));
   });

@@ -112,7 +112,7 @@ export class CheckContext {
 
   /** Turns an HTTP failure into a skip reason, flagging the run when the target is gone. */
   failureReason(where: string, failure: HttpFailure): string {
-    if (failure.failure === 'unreachable') this.markUnreachable(where, failure);
+    if (failure.failure === 'unreachable' || failure.code === 'UND_ERR_CONNECT_TIMEOUT') this.markUnreachable(where, failure);
     return `${where}: ${failure.failure} (${failure.code})`;
   }
 

@@ -44,7 +44,8 @@ export function summarise(histogram: Histogram): LatencySummary {
     p50: ms(histogram.getValueAtPercentile(50)),
     p95: ms(histogram.getValueAtPercentile(95)),
     p99: ms(histogram.getValueAtPercentile(99)),
-    max: ms(histogram.maxValue),
+    // The bucket's value, not the raw max a live histogram tracks: decoded and merged ones agree.
+    max: ms(histogram.getValueAtPercentile(100)),
     mean: ms(histogram.mean),
   };
 }

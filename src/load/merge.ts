@@ -77,7 +77,9 @@ function addSeconds(a: TimelineSecond, b: TimelineSecond): TimelineSecond {
 
 function addEncoded(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined || b === undefined) return a ?? b;
-  const merged = decodeHistogram(a);
+  // Into a fresh, growable histogram: a decoded one keeps its own range and refuses wider values.
+  const merged = newHistogram();
+  merged.add(decodeHistogram(a));
   merged.add(decodeHistogram(b));
   return encodeHistogram(merged);
 }

@@ -5,14 +5,13 @@ import { readableStream, seconds, streamEvidence } from '../evidence.js';
 import type { RecordedStream } from '../recording.js';
 import { fail, pass, skip, warn, type Rule } from '../types.js';
 
-/** The main stream once it has answered at all (headers are judged even on a wrong content type). */
-async function answeredMainStream(ctx: CheckContext): Promise<Available<ObservedStream>> {
+/** The main stream once it has answered at all; `streaming` also requires a 200 (see stream.headers). */
+async function answeredMainStream(ctx: CheckContext, streaming: boolean): Promise<Available<ObservedStream>> {
   const main = await ctx.mainStream();
   if (!main.ok) return main;
   const { open, end } = main.value.recording.result;
   if (open === undefined) return { ok: false, reason: `the stream did not answer: ${describeEnd(end)}` };
-  // For tokens, a refused stream is the token rules' finding; a plain URL has no other rule to say it.
-  if (open.status !== 200 && ctx.profile.usesTokens) return { ok: false, reason: `the stream answered HTTP ${open.status} to a fresh token (see stream.token-* and token.issue)` };
+  if (streaming && open.status !== 200) return { ok: false, reason: `the stream answered HTTP ${open.status} (see stream.headers)` };
   return main;
 }
 
@@ -32,10 +31,19 @@ export const streamHeaders: Rule = {
   title: 'text/event-stream, Cache-Control no-cache, no Content-Length, no compression',
   profiles: ['generations', 'generic'],
   async run(ctx) {
-    const main = await answeredMainStream(ctx);
+    const main = await answeredMainStream(ctx, false);
     if (!main.ok) return skip(main.reason);
     const { recording } = main.value;
     const open = recording.result.open!;
+    const { end } = recording.result;
+    if (end.kind === 'http-error') {
+      return fail(
+        `the stream answered ${end.status} (${end.bodyExcerpt.slice(0, 120) || 'no body'}) to ${ctx.profile.usesTokens ? 'a token just issued' : 'a plain request'}, not a stream`,
+        'no client can stream at all',
+        `answer 200 text/event-stream${ctx.profile.usesTokens ? ' for a valid, unused token' : ''}`,
+        streamEvidence(recording),
+      );
+    }
     const headers = open.headers;
     const evidence = {
       ...streamEvidence(recording),
@@ -45,7 +53,6 @@ export const streamHeaders: Rule = {
       contentEncoding: headers['content-encoding'],
     };
     const problems: string[] = [];
-    if (open.status !== 200) problems.push(`status ${open.status} instead of 200`);
     if (!/^text\/event-stream\b/i.test(headers['content-type'] ?? '')) problems.push(`Content-Type is ${JSON.stringify(headers['content-type'] ?? '(none)')}, not text/event-stream (EventSource refuses it and reconnects forever)`);
     if (!/\bno-(cache|store)\b/i.test(headers['cache-control'] ?? '')) problems.push('Cache-Control lacks no-cache (a cache may hold or replay the stream)');
     if (headers['content-length'] !== undefined) problems.push('Content-Length is set (an SSE stream has no known length; proxies wait for all of it)');
@@ -70,7 +77,7 @@ export const streamTraceId: Rule = {
   title: 'the stream response carries an X-Trace-ID header',
   profiles: ['generations', 'generic'],
   async run(ctx) {
-    const main = await answeredMainStream(ctx);
+    const main = await answeredMainStream(ctx, true);
     if (!main.ok) return skip(main.reason);
     const { recording } = main.value;
     const traceId = recording.result.open!.headers['x-trace-id'];
@@ -94,7 +101,7 @@ export const streamProxyHints: Rule = {
   title: 'X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval are sent',
   profiles: ['generations', 'generic'],
   async run(ctx) {
-    const main = await answeredMainStream(ctx);
+    const main = await answeredMainStream(ctx, true);
     if (!main.ok) return skip(main.reason);
     const { recording } = main.value;
     const headers = recording.result.open!.headers;
