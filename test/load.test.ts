@@ -50,8 +50,10 @@ describe('load runner against the reference server', () => {
     expect(firstEvent.totalCount).toBe(counters.streamsOpened);
     expect(decodeHistogram(part.histograms.tokenRequest).totalCount).toBe(counters.tokenRequests);
     expect(decodeHistogram(part.histograms.gap).totalCount).toBeGreaterThan(counters.events - counters.streamsOpened);
-    // Streams cut at the end of the run are not counted as completed ones.
-    expect(decodeHistogram(part.histograms.streamDuration).totalCount).toBe(counters.streamsOpened);
+    // Streams cut at the end of the run (at most one per client) have no duration.
+    const durations = decodeHistogram(part.histograms.streamDuration).totalCount;
+    expect(durations).toBeLessThanOrEqual(counters.streamsOpened);
+    expect(durations).toBeGreaterThanOrEqual(counters.streamsOpened - 50);
     expect(part.timeline.length).toBeGreaterThanOrEqual(2);
 
     const json = JSON.parse(loadJson(buildLoadReport(part, []))) as { metrics: Record<string, unknown>; thresholds: unknown[]; verdict: string };

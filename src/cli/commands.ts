@@ -17,9 +17,9 @@ export function registerCommands(program: Command, context: CliContext, setExitC
   registerServe(program, context, setExitCode);
   registerToken(program, context, setExitCode);
   registerTail(program, context, setExitCode);
-  registerLoad(program, context, setExitCode);
-  registerMerge(program, context, setExitCode);
   registerCheck(program, context, setExitCode);
   registerReplay(program, context, setExitCode);
   registerProxy(program, context, setExitCode);
+  registerLoad(program, context, setExitCode);
+  registerMerge(program, context, setExitCode);
 }

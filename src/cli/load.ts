@@ -78,7 +78,7 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
           htmlFile: flags.html,
           color: context.colorStdout,
         }),
-        { stdout: context.stdout, stderr: context.stderr, stderrIsTty: context.colorStderr || (context.stderr as { isTTY?: boolean }).isTTY === true, signal: context.signal },
+        { stdout: context.stdout, stderr: context.stderr, stderrIsTty: (context.stderr as { isTTY?: boolean }).isTTY === true, signal: context.signal },
       ),
     );
   });

@@ -130,6 +130,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       let firstTokenOfFlow = true;
       let connectedAt = 0;
       let lastArrival = 0;
+      let eventOnConnection = false;
       let streamIsOpen = false;
       const arrived = (t: number) => {
         if (lastArrival > 0) recorder.latency('gap', t - lastArrival);
@@ -162,6 +163,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
             ticket.spend();
             connectedAt = clock.now();
             lastArrival = 0;
+            eventOnConnection = false;
           },
           onOpen: (open) => {
             recorder.answer('stream', open.status);
@@ -174,7 +176,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
           },
           onEvent: (event) => {
             recorder.counters.events++;
-            if (lastArrival === 0) recorder.latency('firstEvent', event.t - (firstOfFlow ? intendedStart : connectedAt));
+            if (!eventOnConnection) recorder.latency('firstEvent', event.t - (firstOfFlow ? intendedStart : connectedAt));
+            eventOnConnection = true;
             firstOfFlow = false;
             arrived(event.t);
           },
@@ -187,7 +190,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
             if (streamIsOpen) {
               streamIsOpen = false;
               recorder.streamClosed();
-              if (result.open) recorder.latency('streamDuration', result.endedAt - result.open.t);
+              // A stream cut by the end of the run would only drag the durations down.
+              if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
             }
             const kind = errorKind(result.end);
             if (kind !== undefined) recorder.error(kind);
