@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { createParser } from 'eventsource-parser';
 import { Agent, Pool, request, type Dispatcher } from 'undici';
 import { runLoad } from '../src/load/runner.js';
-import type { LoadPlan } from '../src/load/plan.js';
+import { loopbackSourceNetwork, type LoadPlan } from '../src/load/plan.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 
 /**
@@ -32,7 +32,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 
 function plan(baseUrl: string, overrides: Partial<LoadPlan> & Pick<LoadPlan, 'arrival' | 'durationMs'>): LoadPlan {
   const target = resolveTargetOptions({ baseUrl, auth: AUTH }, {}, '/');
-  return { target, mode: 'streams', rampMs: 0, maxRequests: undefined, ids: undefined, client: 'robust', localAddress: undefined, ...overrides };
+  return { target, mode: 'streams', rampMs: 0, maxRequests: undefined, ids: undefined, client: 'robust', sourceNetwork: loopbackSourceNetwork(target, 0), ...overrides };
 }
 
 async function rawJson(dispatcher: Dispatcher, url: string, method: 'POST', body?: unknown): Promise<Record<string, unknown>> {

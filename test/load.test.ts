@@ -30,7 +30,7 @@ function plan(overrides: Partial<LoadPlan>): LoadPlan {
     maxRequests: undefined,
     ids: undefined,
     client: 'robust',
-    localAddress: undefined,
+    sourceNetwork: undefined,
     ...overrides,
   };
 }

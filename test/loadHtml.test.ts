@@ -75,7 +75,7 @@ describe('load --html', () => {
       maxRequests: undefined,
       ids: undefined,
       client: 'naive',
-      localAddress: undefined,
+      sourceNetwork: undefined,
     });
     const report = buildLoadReport(part, [parseThreshold('p95(firstEvent)<5s'), parseThreshold('rate429<0.01')]);
     const file = join(tmpdir(), `sse-doctor-load-${process.pid}.html`);

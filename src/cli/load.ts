@@ -47,6 +47,7 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
       .option('--html <file>', 'also write a self-contained HTML report with charts'),
   ).action(async (flags: LoadFlags) => {
     const target = targetFromFlags(flags, context);
+    const { loopbackSourceNetwork } = await import('../load/plan.js');
     const plan = Object.freeze<LoadPlan>({
       target,
       mode: flags.tokenSpam ? 'token-spam' : 'streams',
@@ -56,7 +57,7 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
       maxRequests: flags.maxRequests === undefined ? undefined : positiveInteger(flags.maxRequests, '--max-requests'),
       ids: flags.ids === undefined ? undefined : readIds(flags.ids),
       client: parseClient(flags.client),
-      localAddress: undefined,
+      sourceNetwork: loopbackSourceNetwork(target, 0),
     });
     if (plan.mode === 'token-spam' && (target.streamUrl !== undefined || !target.profile.usesTokens)) {
       throw new UsageError('--token-spam: needs a profile with a token endpoint (not --url or --profile generic)');

@@ -1,22 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
 import ora from 'ora';
-import { runCheck } from '../check/runner.js';
+import { runCheck, type CheckOptions } from '../check/runner.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
-import type { TargetOptions } from '../options/options.js';
 import { renderCheckGithub } from '../reporters/checkGithub.js';
 import { renderCheckJson } from '../reporters/checkJson.js';
 import { renderCheckJunit } from '../reporters/checkJunit.js';
 import { renderCheckTable } from '../reporters/checkTable.js';
 
-export interface CheckCommandOptions {
-  readonly target: TargetOptions;
-  readonly only: readonly string[];
-  readonly skip: readonly string[];
-  readonly slow: boolean;
-  readonly strict: boolean;
-  readonly completedId: string | undefined;
-  readonly failedId: string | undefined;
+/** The runner's options (less the clock, signal and rule set it gets from here) and how to report. */
+export interface CheckCommandOptions extends Omit<CheckOptions, 'clock' | 'signal' | 'rules'> {
   readonly json: boolean;
   /** Where to write the JUnit XML report, if anywhere. */
   readonly junitFile: string | undefined;

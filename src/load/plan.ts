@@ -21,8 +21,22 @@ export interface LoadPlan {
   /** Existing generation ids to use instead of creating generations. */
   readonly ids: readonly string[] | undefined;
   readonly client: ClientModelName;
-  /** Source address for this process's sockets (127.0.0.x per worker), when set. */
-  readonly localAddress: string | undefined;
+  /**
+   * First three octets (`127.0.1`) of the loopback source addresses this process binds its
+   * sockets to, one address per block of clients; undefined lets the system choose.
+   */
+  readonly sourceNetwork: string | undefined;
+}
+
+/**
+ * Against a loopback IPv4 target on Linux (where all of 127.0.0.0/8 is local), sockets spread
+ * over many source addresses: one source address reaches one server port at most ~28,000
+ * times (the ephemeral port range), and a crowded range makes every connect() search longer.
+ * `process` numbers the worker, so workers never share an address.
+ */
+export function loopbackSourceNetwork(target: TargetOptions, process: number): string | undefined {
+  const host = new URL(target.streamUrl ?? target.baseUrl).hostname;
+  return globalThis.process.platform === 'linux' && /^127\.\d+\.\d+\.\d+$/.test(host) ? `127.0.${process % 256}` : undefined;
 }
 
 /**

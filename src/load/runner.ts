@@ -28,6 +28,8 @@ export interface LoadRunOptions {
  * would turn a big run quadratic.
  */
 const CLIENTS_PER_BLOCK = 64;
+/** Source addresses per process when spreading over loopback (`plan.sourceNetwork`). */
+const SOURCE_ADDRESSES = 250;
 /** Arrivals of the open model cycle over this many blocks, so a long run does not keep adding agents. */
 const OPEN_MODEL_BLOCKS = 256;
 
@@ -67,7 +69,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       if (run.signal.aborted) controller.abort();
       else run.signal.addEventListener('abort', () => controller.abort(), { once: true });
       const dispatcher = new Agent({
-        connect: { timeout: target.connectTimeoutMs, ...(plan.localAddress ? { localAddress: plan.localAddress } : {}) },
+        connect: { timeout: target.connectTimeoutMs, ...(plan.sourceNetwork ? { localAddress: `${plan.sourceNetwork}.${1 + (index % SOURCE_ADDRESSES)}` } : {}) },
         pipelining: 1,
       });
       block = { signal: controller.signal, dispatcher, api: new GenerationsApi(target, dispatcher) };

@@ -2,7 +2,7 @@ import { fork } from 'node:child_process';
 import { UsageError } from '../errors.js';
 import { mergeParts } from './merge.js';
 import type { LoadPart } from './part.js';
-import { planShare, type LoadPlan } from './plan.js';
+import { loopbackSourceNetwork, planShare, type LoadPlan } from './plan.js';
 import type { LoadSnapshot } from './recorder.js';
 import { sumSnapshots } from './ticker.js';
 
@@ -16,18 +16,17 @@ export type FromWorker =
 
 /**
  * `--workers N`: forks N processes of the built worker module, each running its share of the
- * plan (and, against a loopback IPv4 target, its own source address 127.0.0.x, since one source
- * address reaches one server port at most ~28,000 times), then merges their parts exactly.
+ * plan (against a loopback target, from its own source addresses 127.0.<worker>.x), then
+ * merges their parts exactly.
  */
 export async function runWorkers(
   plan: LoadPlan,
   workers: number,
   options: { readonly signal?: AbortSignal; readonly onSecond?: (snapshot: LoadSnapshot) => void },
 ): Promise<LoadPart> {
-  const loopbackV4 = /^127\.\d+\.\d+\.\d+$/.test(new URL(plan.target.streamUrl ?? plan.target.baseUrl).hostname);
   const latest: LoadSnapshot[] = [];
   const children = Array.from({ length: workers }, (_, index) => {
-    const share: LoadPlan = { ...planShare(plan, index, workers), localAddress: plan.localAddress ?? (loopbackV4 ? `127.0.0.${index + 1}` : undefined) };
+    const share: LoadPlan = { ...planShare(plan, index, workers), sourceNetwork: plan.sourceNetwork && loopbackSourceNetwork(plan.target, index) };
     const child = fork(new URL('./worker.js', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     const done = new Promise<LoadPart>((resolve, reject) => {
       child.on('message', (message: FromWorker) => {

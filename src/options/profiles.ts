@@ -78,48 +78,42 @@ const contractClient: ProfileClient = {
   stopStatuses: [400, 401, 403, 404, 422],
 };
 
+const contractPaths: ProfilePaths = {
+  create: '/generations/generate',
+  status: '/generations/{id}',
+  token: '/generations/generate/{id}/stream-token',
+  stream: '/generations/generate/{id}/stream',
+};
+
+const contractTerminal: ProfileTerminal = {
+  statuses: ['completed', 'failed', 'cancelled'],
+  stages: ['complete', 'terminal', 'error', 'timeout'],
+  eventTypes: [],
+};
+
+const contractFixtures: ProfileFixtures = {
+  completingPrompt: 'Write a short poem about resilient streams.',
+  failingPrompt: 'Please fail this generation on purpose (sse-doctor fixture).',
+};
+
 export const BUILTIN_PROFILES: Readonly<Record<ProfileName, Profile>> = {
   generations: {
     name: 'generations',
     usesTokens: true,
-    paths: {
-      create: '/generations/generate',
-      status: '/generations/{id}',
-      token: '/generations/generate/{id}/stream-token',
-      stream: '/generations/generate/{id}/stream',
-    },
+    paths: contractPaths,
     limits: contractLimits,
-    terminal: {
-      statuses: ['completed', 'failed', 'cancelled'],
-      stages: ['complete', 'terminal', 'error', 'timeout'],
-      eventTypes: [],
-    },
-    fixtures: {
-      completingPrompt: 'Write a short poem about resilient streams.',
-      failingPrompt: 'Please fail this generation on purpose (sse-doctor fixture).',
-    },
+    terminal: contractTerminal,
+    fixtures: contractFixtures,
     client: contractClient,
   },
   // Seed 001: typed events content_chunk/heartbeat/complete/error, no token step.
   generic: {
     name: 'generic',
     usesTokens: false,
-    paths: {
-      create: '/generations/generate',
-      status: '/generations/{id}',
-      token: '/generations/generate/{id}/stream-token',
-      stream: '/generic/stream',
-    },
+    paths: { ...contractPaths, stream: '/generic/stream' },
     limits: contractLimits,
-    terminal: {
-      statuses: ['completed', 'failed', 'cancelled'],
-      stages: ['complete', 'terminal', 'error', 'timeout'],
-      eventTypes: ['complete', 'error'],
-    },
-    fixtures: {
-      completingPrompt: 'Write a short poem about resilient streams.',
-      failingPrompt: 'Please fail this generation on purpose (sse-doctor fixture).',
-    },
+    terminal: { ...contractTerminal, eventTypes: ['complete', 'error'] },
+    fixtures: contractFixtures,
     client: contractClient,
   },
 };
