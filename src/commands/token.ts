@@ -23,7 +23,8 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
     }
     const { exchange } = result;
     const detail = result.ok ? '' : result.detail;
-    const diagnosis = diagnoseTokenStatus(exchange.status, detail, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
+    // The detail is reported on its own line, so the diagnosis need not repeat it.
+    const diagnosis = diagnoseTokenStatus(exchange.status, '', exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
     const report = {
       generationId: options.generationId,
       status: exchange.status,

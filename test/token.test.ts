@@ -1,0 +1,66 @@
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { token } from '../src/commands/token.js';
+import { UnreachableError } from '../src/errors.js';
+import { GenerationsApi } from '../src/engine/generationsApi.js';
+import type { HttpExchange } from '../src/engine/http.js';
+import { resolveTargetOptions, type TargetOptions } from '../src/options/options.js';
+import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
+
+let server: ReferenceServer;
+let target: TargetOptions;
+beforeAll(async () => {
+  server = await startReferenceServer({ port: 0, timings: { generationMs: 300, rateLimit: 3, rateWindowMs: 30_000 } });
+  target = resolveTargetOptions({ baseUrl: server.baseUrl, auth: 'alice' }, {}, import.meta.dirname);
+});
+afterAll(() => server.close());
+
+async function tokenFor(id: string, json = true) {
+  let out = '';
+  const stdout = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      out += chunk.toString();
+      done();
+    },
+  });
+  const code = await token({ target, generationId: id, json, color: false }, { stdout });
+  return { code, out, report: json ? (JSON.parse(out) as Record<string, unknown>) : undefined };
+}
+
+async function createGeneration(prompt: string): Promise<string> {
+  const created = (await new GenerationsApi(target, undefined).create(prompt)) as HttpExchange;
+  return (created.json as { id: string }).id;
+}
+
+describe('sse-doctor token', () => {
+  it('prints the whole token it was asked for, expires_in, stream_url and latency', async () => {
+    const id = await createGeneration('a prompt long enough to pass');
+    const run = await tokenFor(id, false);
+    expect(run.code).toBe(0);
+    expect(run.out).toMatch(/^200 token issued in [\d.]+ ms\n {2}token {7}[\w-]{20,}\n {2}expires_in {2}60 s\n {2}stream_url {2}http:\/\/127\.0\.0\.1:\d+\/api\/generations\/generate\/[\w-]+\/stream\?token=/);
+  });
+
+  it('explains a 400 for a failed generation: do not retry', async () => {
+    const id = await createGeneration('this one will fail on purpose');
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const { code, report } = await tokenFor(id);
+    expect(code).toBe(1);
+    expect(report).toMatchObject({ status: 400, ok: false, token: null, detail: expect.stringContaining('Generation has failed'), next: expect.stringMatching(/^do not retry/) });
+  });
+
+  it('explains a 404 and a 429 with its Retry-After', async () => {
+    expect((await tokenFor('no-such-generation')).report).toMatchObject({ status: 404, meaning: expect.stringContaining('no such generation') });
+    const id = await createGeneration('a prompt long enough to pass');
+    for (let i = 0; i < 3; i++) await tokenFor(id);
+    const limited = await tokenFor(id);
+    expect(limited.report).toMatchObject({ status: 429, retryAfter: expect.any(Number), next: expect.stringMatching(/^wait \d+ s \(Retry-After\)/) });
+  });
+
+  it('an unreachable server is the tool-level error that exits 3', async () => {
+    const dead = await startReferenceServer({ port: 0 });
+    const url = dead.baseUrl;
+    await dead.close();
+    const deadTarget = resolveTargetOptions({ baseUrl: url, auth: 'alice' }, {}, import.meta.dirname);
+    await expect(token({ target: deadTarget, generationId: 'x', json: true, color: false }, { stdout: new Writable() })).rejects.toBeInstanceOf(UnreachableError);
+  });
+});
