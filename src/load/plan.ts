@@ -32,11 +32,11 @@ export interface LoadPlan {
  * Against a loopback IPv4 target on Linux (where all of 127.0.0.0/8 is local), sockets spread
  * over many source addresses: one source address reaches one server port at most ~28,000
  * times (the ephemeral port range), and a crowded range makes every connect() search longer.
- * `process` numbers the worker, so workers never share an address.
+ * `worker` numbers the process, so workers never share an address.
  */
-export function loopbackSourceNetwork(target: TargetOptions, process: number): string | undefined {
+export function loopbackSourceNetwork(target: TargetOptions, worker: number): string | undefined {
   const host = new URL(target.streamUrl ?? target.baseUrl).hostname;
-  return globalThis.process.platform === 'linux' && /^127\.\d+\.\d+\.\d+$/.test(host) ? `127.0.${process % 256}` : undefined;
+  return process.platform === 'linux' && /^127\.\d+\.\d+\.\d+$/.test(host) ? `127.0.${worker % 256}` : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { createClientModel } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, type StreamEnd } from '../engine/connection.js';
@@ -28,6 +28,12 @@ export interface LoadRunOptions {
  * would turn a big run quadratic.
  */
 const CLIENTS_PER_BLOCK = 64;
+/**
+ * How long a client waits before its next flow when the last one got no answer at all (refused,
+ * unreachable): failures that come back without any I/O wait would otherwise loop on the
+ * microtask queue and starve every timer, the run's deadline included.
+ */
+const NO_ANSWER_PAUSE_MS = 1000;
 /** Source addresses per process when spreading over loopback (`plan.sourceNetwork`). */
 const SOURCE_ADDRESSES = 250;
 /** Arrivals of the open model cycle over this many blocks, so a long run does not keep adding agents. */
@@ -125,7 +131,10 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         source = { kind: 'url', url: directUrl };
       } else {
         const generationId = await nextGenerationId(block, ticket);
-        if (generationId === undefined) return true;
+        if (generationId === undefined) {
+          await clock.sleep(NO_ANSWER_PAUSE_MS, signal);
+          return true;
+        }
         source = { kind: 'token', api, generationId };
       }
       let firstOfFlow = true;
@@ -138,7 +147,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         if (lastArrival > 0) recorder.latency('gap', t - lastArrival);
         lastArrival = t;
       };
-      await runStreamSession(
+      const session = await runStreamSession(
         {
           source,
           model: createClientModel(plan.client, profile.client),
@@ -203,6 +212,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
           },
         },
       );
+      // A session that never reached the server ends at once; starting over at once would spin.
+      if (session.unreachable) await clock.sleep(NO_ANSWER_PAUSE_MS, signal);
       return true;
     } finally {
       ticket.release();
@@ -216,18 +227,28 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
    */
   let sharedSpamId: Promise<string | undefined> | undefined;
   const tokenHeaders = api.headers();
-  const spamOnce = async (generationId: string, { signal, dispatcher }: ClientBlock, intendedStart: number | undefined): Promise<boolean> => {
+  // Origin and path split once per generation: undici would otherwise parse the URL on every request.
+  const tokenRequestOf = (generationId: string) => {
+    const url = new URL(api.url('token', generationId));
+    return { origin: url.origin, path: url.pathname + url.search };
+  };
+  const spamOnce = async (
+    tokenRequest: { origin: string; path: string },
+    { dispatcher }: ClientBlock,
+    intendedStart: number | undefined,
+  ): Promise<boolean> => {
     const ticket = budget.reserve(1);
     if (ticket === undefined) return false;
     const sentAt = clock.now();
     recorder.counters.tokenRequests++;
     ticket.spend();
     try {
-      const response = await request(api.url('token', generationId), {
+      // No abort signal: a token request is short and bounded by the timeouts, and one listener
+      // per request on a shared signal costs more than the request itself at these rates.
+      const response = await dispatcher.request({
+        ...tokenRequest,
         method: 'POST',
         headers: tokenHeaders,
-        dispatcher,
-        signal,
         headersTimeout: target.headersTimeoutMs,
         bodyTimeout: target.headersTimeoutMs,
       });
@@ -236,7 +257,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       recorder.answer('token', response.statusCode);
       if (response.statusCode >= 300 && response.statusCode !== 429) recorder.error(`token-${response.statusCode}`);
     } catch (error) {
-      if (!signal.aborted) recorder.error(`token-${failureKind(errorCode(error))}`);
+      recorder.error(`token-${failureKind(errorCode(error))}`);
     }
     return true;
   };
@@ -248,7 +269,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     const generationId = await nextGenerationId(block, ticket);
     ticket.release();
     if (generationId === undefined) return;
-    while (!block.signal.aborted && (await spamOnce(generationId, block, undefined)));
+    const tokenRequest = tokenRequestOf(generationId);
+    while (!block.signal.aborted && clock.now() < endsAt && (await spamOnce(tokenRequest, block, undefined)));
   };
   const spamArrival = async (client: number, intendedStart: number): Promise<boolean> => {
     const block = blockOf(client);
@@ -259,7 +281,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     const generationId = plan.ids !== undefined ? plan.ids[nextIdIndex++ % plan.ids.length] : await sharedSpamId;
     if (generationId === undefined) return false;
     recorder.counters.flows++;
-    return spamOnce(generationId, block, intendedStart);
+    return spamOnce(tokenRequestOf(generationId), block, intendedStart);
   };
 
   recorder.start();
@@ -270,7 +292,9 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
         if (startDelay > 0) await clock.sleep(startDelay, run.signal);
         if (plan.mode === 'token-spam') return spamClosed(client);
-        while (!run.signal.aborted && (await streamFlow(client, clock.now())));
+        // The clock is checked too: flows that end without I/O (a session past its time bound)
+        // would otherwise loop on the microtask queue before the deadline timer can fire.
+        while (!run.signal.aborted && clock.now() < endsAt && (await streamFlow(client, clock.now())));
       };
       await Promise.all(Array.from({ length: clients }, (_, client) => closedClient(client)));
     } else {
