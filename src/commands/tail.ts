@@ -6,7 +6,7 @@ import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
-import { runStreamSession, type StreamSource } from '../engine/streamSession.js';
+import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../options/options.js';
 import type { SseNotice } from '../engine/sseDecoder.js';
@@ -53,13 +53,8 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
     let lastTokenStatus: number | undefined;
     const session = await runStreamSession(
       {
-        source,
+        ...sessionTarget(target, api, source),
         model,
-        profile,
-        // A token-authorised stream gets no bearer (a browser EventSource cannot send one); a plain URL may need it.
-        streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
-        maxLineBytes: target.maxLineBytes,
-        headersTimeoutMs: target.headersTimeoutMs,
         dispatcher,
         clock,
         signal: io.signal,

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { TargetOptions } from '../options/options.js';
 import type { Profile } from '../options/profiles.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
@@ -54,6 +55,22 @@ export interface SessionResult {
   readonly unreachable: { readonly code: string; readonly message: string } | undefined;
   readonly startedAt: number;
   readonly endedAt: number;
+}
+
+/** The part of a session's options that follows from the target and where the stream comes from. */
+export function sessionTarget(
+  target: TargetOptions,
+  api: GenerationsApi,
+  source: StreamSource,
+): Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs'> {
+  return {
+    source,
+    profile: target.profile,
+    // A token-authorised stream gets no bearer (a browser EventSource cannot send one); a plain URL may need it.
+    streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
+    maxLineBytes: target.maxLineBytes,
+    headersTimeoutMs: target.headersTimeoutMs,
+  };
 }
 
 const DEFAULT_MAX_ATTEMPTS = 1000;

@@ -6,7 +6,7 @@ import { errorCode, type StreamEnd } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
-import { runStreamSession, type StreamSource } from '../engine/streamSession.js';
+import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import type { LoadPart, LoadSettings } from './part.js';
 import type { LoadPlan } from './plan.js';
 import { LoadRecorder, type LoadSnapshot } from './recorder.js';
@@ -149,13 +149,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       };
       const session = await runStreamSession(
         {
-          source,
+          ...sessionTarget(target, api, source),
           model: createClientModel(plan.client, profile.client),
-          profile,
-          // A token-authorised stream gets no bearer (a browser EventSource cannot send one); a plain URL may need it.
-          streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
-          maxLineBytes: target.maxLineBytes,
-          headersTimeoutMs: target.headersTimeoutMs,
           dispatcher,
           clock,
           signal,
