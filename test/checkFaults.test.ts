@@ -16,7 +16,7 @@ const MATRIX: Record<FaultName, { fails: string[]; alsoMay?: string[]; timings?:
   buffered: { fails: ['stream.no-buffering'], alsoMay: ['stream.heartbeat', 'stream.connected-first'], timings: { generationMs: 4000 } },
   'reusable-token': { fails: ['stream.token-single-use'] },
   linger: { fails: ['stream.close-after-terminal'] },
-  'drop-mid-stream': { fails: ['stream.terminal-event', 'stream.clean-close'], alsoMay: ['stream.failed-generation'] },
+  'drop-mid-stream': { fails: ['stream.terminal-event', 'stream.clean-close'] },
   'terminal-500': { fails: ['token.terminal-failed'] },
   'no-resume': { fails: ['stream.resume'] },
   'wrong-content-type': { fails: ['stream.headers'] },

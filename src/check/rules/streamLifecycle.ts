@@ -1,8 +1,22 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import type { SseEvent } from '../../engine/sseDecoder.js';
+import type { CheckContext } from '../context.js';
 import { readableStream, seconds, streamEvidence } from '../evidence.js';
+import type { RecordedStream } from '../recording.js';
 import { fail, pass, skip, type Rule } from '../types.js';
+
+/**
+ * A cut connection is stream.clean-close's finding, not this rule's: like a robust client, resume
+ * once with a fresh token and Last-Event-ID, then judge what the server says about the failure.
+ */
+async function resumeAfterCut(ctx: CheckContext, first: RecordedStream): Promise<{ recording: RecordedStream; resumed: boolean }> {
+  const { end, terminalEvent, lastEventId } = first.result;
+  if (terminalEvent !== undefined || (end.kind !== 'reset' && end.kind !== 'abrupt-close')) return { recording: first, resumed: false };
+  const ticket = await ctx.streamTicket('failing');
+  if (!ticket.ok) return { recording: first, resumed: false };
+  return { recording: await ctx.record({ url: ticket.value.url, lastEventId, ...ctx.followBounds }), resumed: true };
+}
 
 export const streamFailedGeneration: Rule = {
   id: 'stream.failed-generation',
@@ -15,10 +29,10 @@ export const streamFailedGeneration: Rule = {
     if (!observed.ok) return skip(observed.reason);
     const readable = readableStream(observed.value.recording);
     if (!readable.ok) return skip(readable.reason);
-    const recording = readable.value;
+    const { recording, resumed } = await resumeAfterCut(ctx, readable.value);
     const terminal = recording.result.terminalEvent;
     const data = terminal ? parseEventData(terminal) : undefined;
-    const evidence = { ...streamEvidence(recording), terminalEvent: terminal?.data.slice(0, 200) };
+    const evidence = { ...streamEvidence(recording), terminalEvent: terminal?.data.slice(0, 200), resumedAfterCut: resumed };
     if (terminal === undefined) {
       return fail(
         `the failing generation's stream ended without a terminal event: ${describeEnd(recording.result.end)}`,
