@@ -6,7 +6,7 @@ import { runCheck } from '../src/check/runner.js';
 import { UnreachableError } from '../src/errors.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 import { startReferenceServer } from '../src/server/referenceServer.js';
-import { runCli } from './helpers/checkCli.js';
+import { runCli } from './helpers/cli.js';
 import { FAST_LIMITS, FAST_TIMINGS, failures, fastProfile, fastTarget, idsWith, runFastCheck } from './helpers/checkTarget.js';
 import { startMisbehavingServer, type MisbehavingServer } from './helpers/misbehaving.js';
 

@@ -1,23 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'sse-doctor.js');
-
-/** The built CLI, as a user runs it, without colours. */
-function runCli(args: string[], cwd = tmpdir()): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', SSE_DOCTOR_AUTH: '', SSE_DOCTOR_BASE_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 interface LoadJson {
   metrics: {
@@ -114,7 +101,7 @@ describe('sse-doctor load (built CLI)', () => {
 
   it('--html writes the page next to the table', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sse-doctor-load-'));
-    const run = await runCli(['load', ...target, '--clients', '5', '--duration', '1s', '--html', 'report.html'], dir);
+    const run = await runCli(['load', ...target, '--clients', '5', '--duration', '1s', '--html', 'report.html'], { cwd: dir });
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('report page written to report.html');
     const html = readFileSync(join(dir, 'report.html'), 'utf8');

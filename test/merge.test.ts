@@ -1,22 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
 
-const BIN = join(import.meta.dirname, '..', 'bin', 'sse-doctor.js');
-
-function runCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', SSE_DOCTOR_AUTH: '', SSE_DOCTOR_BASE_URL: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 type Metrics = Record<string, unknown> & { latencyMs: Record<string, { count: number }>; responses: unknown };
 
@@ -33,13 +21,13 @@ describe('sse-doctor load --shard + sse-doctor merge (built CLI)', () => {
     // A deterministic run: 8 clients, 48 requests = 16 flows of create + token + stream.
     const common = ['load', '--base-url', server.baseUrl, '--auth', 'merge-user', '--clients', '8', '--max-requests', '48', '--duration', '8s'];
     const [whole, shard0, shard1] = await Promise.all([
-      runCli([...common, '--json'], dir),
-      runCli([...common, '--shard', '0/2', '--part', 'part-0.json', '--json'], dir),
-      runCli([...common, '--shard', '1/2', '--part', 'part-1.json', '--json'], dir),
+      runCli([...common, '--json'], { cwd: dir }),
+      runCli([...common, '--shard', '0/2', '--part', 'part-0.json', '--json'], { cwd: dir }),
+      runCli([...common, '--shard', '1/2', '--part', 'part-1.json', '--json'], { cwd: dir }),
     ]);
     expect([whole.code, shard0.code, shard1.code]).toEqual([0, 0, 0]);
     expect(shard0.stderr).toContain('wrote shard 0/2 to part-0.json');
-    const merged = await runCli(['merge', 'part-0.json', 'part-1.json', '--json', '--threshold', 'streamsOpened>=16'], dir);
+    const merged = await runCli(['merge', 'part-0.json', 'part-1.json', '--json', '--threshold', 'streamsOpened>=16'], { cwd: dir });
     expect(merged.code).toBe(0);
     const a = (JSON.parse(whole.stdout) as { metrics: Metrics }).metrics;
     const b = JSON.parse(merged.stdout) as { metrics: Metrics; shardsMerged: number[]; verdict: string };
@@ -56,14 +44,14 @@ describe('sse-doctor load --shard + sse-doctor merge (built CLI)', () => {
   }, 20_000);
 
   it('refuses a part given twice, a file that is not a part, and says when shards are missing', async () => {
-    const twice = await runCli(['merge', 'part-0.json', 'part-0.json'], dir);
+    const twice = await runCli(['merge', 'part-0.json', 'part-0.json'], { cwd: dir });
     expect(twice.code).toBe(2);
     expect(twice.stderr).toMatch(/shard 0 is also in part-0\.json/);
     writeFileSync(join(dir, 'other.json'), '{"hello":1}');
-    const other = await runCli(['merge', 'other.json'], dir);
+    const other = await runCli(['merge', 'other.json'], { cwd: dir });
     expect(other.code).toBe(2);
     expect(other.stderr).toMatch(/other\.json: not an sse-doctor load part/);
-    const missing = await runCli(['merge', 'part-1.json', '--out', 'merged.json'], dir);
+    const missing = await runCli(['merge', 'part-1.json', '--out', 'merged.json'], { cwd: dir });
     expect(missing.code).toBe(0);
     expect(missing.stdout).toContain('only 1 of 2 shards merged');
     expect(JSON.parse(readFileSync(join(dir, 'merged.json'), 'utf8')).format).toBe('sse-doctor-load-part/1');

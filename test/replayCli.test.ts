@@ -1,30 +1,10 @@
-import { spawn } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { proxyOptionsFromFlags } from '../src/cli/proxy.js';
 import { replaySettingsFromFlags } from '../src/cli/replay.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';
-
-const BIN = join(import.meta.dirname, '..', 'bin', 'sse-doctor.js');
-
-function startCli(args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: tmpdir(), env: { ...process.env, NO_COLOR: '1', SSE_DOCTOR_AUTH: '', SSE_DOCTOR_BASE_URL: '' } });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  return { child, exited, stderr: () => stderr };
-}
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cli = startCli(args);
-  let stdout = '';
-  cli.child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const code = await cli.exited;
-  return { code, stdout, stderr: cli.stderr() };
-}
 
 describe('replay and proxy flags', () => {
   it('normalises replay flags with safe defaults', () => {
@@ -108,7 +88,7 @@ describe('the built CLI', () => {
     for (let i = 0; i < 2; i++) await (await fetch(`${String(listening.url)}/stream?token=secretsecretsecret`)).text().catch(() => '');
     for (let i = 0; i < 50 && items.filter((item) => item.kind === 'end').length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     cli.child.kill('SIGINT');
-    expect(await cli.exited).toBe(0);
+    expect((await cli.exited).code).toBe(0);
     const ends = items.filter((item) => item.kind === 'end');
     expect(ends.map((end) => [end.action, end.events])).toEqual([['cut-fin', 2], ['cut-fin', 2]]);
     const connections = items.filter((item) => item.kind === 'connection');
