@@ -201,12 +201,15 @@ export async function openStream(req: StreamRequest, callbacks: StreamCallbacks 
   }
 }
 
+/** Error codes that mean nothing answered at all: no server there, or no route to it. */
+export const UNREACHABLE_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
+
 function classifyRequestError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
   const code = errorCode(error);
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', phase: 'connect', code };
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', phase: 'headers', code };
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(code)) {
+  if (UNREACHABLE_CODES.includes(code)) {
     return { kind: 'unreachable', code, message: (error as Error).message };
   }
   if (code === 'ECONNRESET') return { kind: 'reset', code };

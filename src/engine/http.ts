@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { discard, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
+import { UNREACHABLE_CODES, discard, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
 export function createDispatcher(connectTimeoutMs: number): Dispatcher {
@@ -62,16 +62,16 @@ export async function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFai
     };
   } catch (error) {
     const code = errorCode(error);
-    const failure =
-      code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT'
-        ? 'timeout'
-        : code === 'ECONNRESET'
-          ? 'reset'
-          : ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(code)
-            ? 'unreachable'
-            : 'abrupt-close';
+    const failure = failureKind(code);
     return { failure, code, message: (error as Error).message, latencyMs: performance.now() - started };
   }
+}
+
+/** A failed request's error code in the words the stream ends use. */
+export function failureKind(code: string): HttpFailure['failure'] {
+  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  return code === 'ECONNRESET' ? 'reset' : 'abrupt-close';
 }
 
 export function isHttpFailure(result: HttpExchange | HttpFailure): result is HttpFailure {

@@ -151,7 +151,7 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
       outcome = await connect(streamUrl as string);
     }
     if (outcome.kind === 'stream' && outcome.end.kind === 'unreachable' && !answered) {
-      return finish({ action: 'stop', reason: describeUnreachable(outcome.end), gaveUp: false }, { code: outcome.end.code, message: outcome.end.message });
+      return finish({ action: 'stop', reason: `unreachable (${outcome.end.code})`, gaveUp: false }, { code: outcome.end.code, message: outcome.end.message });
     }
     const decision = options.model.decide(outcome);
     callbacks.onDecision?.(decision);
@@ -201,8 +201,4 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
     callbacks.onStreamEnd?.(result);
     return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents, serverRetryMs: result.retryMs };
   }
-}
-
-function describeUnreachable(end: Extract<StreamEnd, { kind: 'unreachable' }>): string {
-  return `unreachable (${end.code})`;
 }

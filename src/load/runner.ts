@@ -4,7 +4,7 @@ import { createClientModel } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, type StreamEnd } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
-import { isHttpFailure } from '../engine/http.js';
+import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import type { LoadPart, LoadSettings } from './part.js';
@@ -340,14 +340,6 @@ export function intendedArrivalMs(k: number, ratePerSecond: number, rampMs: numb
   return rampMs + (k - arrivalsDuringRamp) / perMs;
 }
 
-const UNREACHABLE_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
-
-/** A failed request's error code in the words the other error kinds use. */
-function failureKind(code: string): string {
-  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
-  if (code.endsWith('_TIMEOUT')) return 'timeout';
-  return code === 'ECONNRESET' ? 'reset' : 'abrupt-close';
-}
 
 /** How a stream's end counts among the errors; undefined for a normal end. */
 export function errorKind(end: StreamEnd): string | undefined {
