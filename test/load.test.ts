@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DoctorError } from '../src/errors.js';
@@ -95,6 +97,66 @@ describe('load runner against the reference server', () => {
     expect({ ...merged.counters, comments: 0 }).toEqual({ ...whole.counters, comments: 0 });
     expect(merged.processes).toBe(2);
   }, 20_000);
+});
+
+describe('load connections', () => {
+  const TERMINAL = `id: 1\nevent: complete\ndata: {"generation_id":"g1","status":"completed","stage":"complete","progress":1,"message":"done","timestamp":1}\n\n`;
+
+  /** A generations API on its own server; `streamOrigin` (if given) is where its stream URLs point. */
+  async function startApi(streamOrigin: string | undefined) {
+    const requestsBySocket = new Map<number, string[]>();
+    const server = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname;
+      const socket = req.socket.remotePort ?? 0;
+      requestsBySocket.set(socket, [...(requestsBySocket.get(socket) ?? []), path.split('/').pop() ?? '']);
+      if (path.endsWith('/generate')) {
+        res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'g1', status: 'pending' }));
+      } else if (path.endsWith('/stream-token')) {
+        const streamUrl = `${streamOrigin ?? ''}/api/generations/generate/g1/stream?token=t`;
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sse_token: 't', expires_in: 60, stream_url: streamUrl, generation_id: 'g1' }));
+      } else {
+        res.writeHead(200, { 'content-type': 'text/event-stream' }).end(TERMINAL);
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { origin, requestsBySocket, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  const loadAgainst = (origin: string) =>
+    runLoad({
+      ...plan({ arrival: { kind: 'closed', clients: 5 }, maxRequests: 60 }),
+      target: resolveTargetOptions({ baseUrl: `${origin}/api`, auth: 'load-user' }, {}, tmpdir()),
+    });
+
+  it('a virtual client sends its create, token and stream requests over one connection', async () => {
+    const api = await startApi(undefined);
+    try {
+      const part = await loadAgainst(api.origin);
+      expect(part.counters.flows).toBe(20);
+      expect(part.responses.stream['200']).toBe(20);
+      expect(part.counters.events).toBe(20);
+      // The server ends each stream after its terminal event, so the connection carries the client's next flow too.
+      const flow = ['generate', 'stream-token', 'stream'];
+      expect([...api.requestsBySocket.values()]).toEqual(Array.from({ length: 5 }, () => [...flow, ...flow, ...flow, ...flow]));
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('a stream_url naming another origin is streamed from there', async () => {
+    const streams = await startApi(undefined);
+    const api = await startApi(streams.origin);
+    try {
+      const part = await loadAgainst(api.origin);
+      expect(part.responses.stream['200']).toBe(20);
+      expect(part.counters.events).toBe(20);
+      expect([...api.requestsBySocket.values()].flat().filter((path) => path === 'stream')).toEqual([]);
+      expect([...streams.requestsBySocket.values()].flat()).toEqual(Array.from({ length: 20 }, () => 'stream'));
+    } finally {
+      await Promise.all([api.close(), streams.close()]);
+    }
+  });
 });
 
 describe('merging parts', () => {

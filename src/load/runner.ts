@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import { createClientModel } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, type StreamEnd } from '../engine/connection.js';
@@ -7,6 +7,7 @@ import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
+import { ClientConnections } from './connections.js';
 import type { LoadPart, LoadSettings } from './part.js';
 import type { LoadPlan } from './plan.js';
 import { LoadRecorder, type LoadSnapshot } from './recorder.js';
@@ -22,27 +23,23 @@ export interface LoadRunOptions {
 }
 
 /**
- * Clients share an abort signal and an undici Agent in blocks of this many. One signal with
- * 10,000 listeners makes every removal a walk of the whole list (Node's EventTarget), and one
- * pool of 10,000 connections makes every request a scan for a free one (undici's Pool): either
- * would turn a big run quadratic.
+ * Clients share an abort signal in blocks of this many: one signal with 10,000 listeners makes
+ * every removal a walk of the whole list (Node's EventTarget), which would turn a big run quadratic.
  */
-const CLIENTS_PER_BLOCK = 64;
+const CLIENTS_PER_SIGNAL = 64;
 /**
  * How long a client waits before its next flow when the last one got no answer at all (refused,
  * unreachable): failures that come back without any I/O wait would otherwise loop on the
  * microtask queue and starve every timer, the run's deadline included.
  */
 const NO_ANSWER_PAUSE_MS = 1000;
-/** Source addresses per process when spreading over loopback (`plan.sourceNetwork`). */
-const SOURCE_ADDRESSES = 250;
-/** Arrivals of the open model cycle over this many blocks, so a long run does not keep adding agents. */
-const OPEN_MODEL_BLOCKS = 256;
+/** Arrivals of the open model cycle over this many signals, so a long run does not keep adding them. */
+const OPEN_MODEL_SIGNALS = 256;
 
-/** What a block of clients shares. */
-interface ClientBlock {
+/** What one virtual client (or one arrival of the open model) runs with. */
+interface ClientSlot {
   readonly signal: AbortSignal;
-  readonly dispatcher: Agent;
+  readonly dispatcher: Dispatcher;
   readonly api: GenerationsApi;
 }
 
@@ -65,28 +62,26 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const startedAt = clock.now();
   const endsAt = startedAt + plan.durationMs;
   const budget = new RequestBudget(plan.maxRequests);
-  const blocks: ClientBlock[] = [];
-  const blockOf = (client: number): ClientBlock => {
-    const index = Math.floor(client / CLIENTS_PER_BLOCK);
-    let block = blocks[index];
-    if (block === undefined) {
+  const signals: AbortSignal[] = [];
+  const signalOf = (client: number): AbortSignal => {
+    const index = Math.floor(client / CLIENTS_PER_SIGNAL) % OPEN_MODEL_SIGNALS;
+    let signal = signals[index];
+    if (signal === undefined) {
       const controller = new AbortController();
       setMaxListeners(0, controller.signal);
       if (run.signal.aborted) controller.abort();
       else run.signal.addEventListener('abort', () => controller.abort(), { once: true });
-      const dispatcher = new Agent({
-        connect: { timeout: target.connectTimeoutMs, ...(plan.sourceNetwork ? { localAddress: `${plan.sourceNetwork}.${1 + (index % SOURCE_ADDRESSES)}` } : {}) },
-        pipelining: 1,
-      });
-      block = { signal: controller.signal, dispatcher, api: new GenerationsApi(target, dispatcher) };
-      blocks[index] = block;
+      signal = controller.signal;
+      signals[index] = signal;
     }
-    return block;
+    return signal;
   };
 
   const directUrl = target.streamUrl ?? (profile.usesTokens ? undefined : api.url('stream'));
+  const connections = new ClientConnections(directUrl ?? target.baseUrl, target.connectTimeoutMs, plan.sourceNetwork);
+  const slotOf = (client: number, dispatcher: Dispatcher): ClientSlot => ({ signal: signalOf(client), dispatcher, api: new GenerationsApi(target, dispatcher) });
   let nextIdIndex = 0;
-  const nextGenerationId = async ({ api, signal }: ClientBlock, ticket: BudgetTicket): Promise<string | undefined> => {
+  const nextGenerationId = async ({ api, signal }: ClientSlot, ticket: BudgetTicket): Promise<string | undefined> => {
     if (plan.ids !== undefined) return plan.ids[nextIdIndex++ % plan.ids.length];
     ticket.spend();
     recorder.counters.createRequests++;
@@ -118,19 +113,18 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   };
 
   /** One flow of the full client: a generation, then the session until the client model stops. */
-  const streamFlow = async (client: number, intendedStart: number): Promise<boolean> => {
+  const streamFlow = async (slot: ClientSlot, intendedStart: number): Promise<boolean> => {
     const requestsPerAttempt = (directUrl === undefined ? 1 : 0) + 1;
     const ticket = budget.reserve(requestsPerAttempt + (directUrl === undefined && plan.ids === undefined ? 1 : 0));
     if (ticket === undefined) return false;
     recorder.counters.flows++;
-    const block = blockOf(client);
-    const { api, signal, dispatcher } = block;
+    const { api, signal, dispatcher } = slot;
     try {
       let source: StreamSource;
       if (directUrl !== undefined) {
         source = { kind: 'url', url: directUrl };
       } else {
-        const generationId = await nextGenerationId(block, ticket);
+        const generationId = await nextGenerationId(slot, ticket);
         if (generationId === undefined) {
           await clock.sleep(NO_ANSWER_PAUSE_MS, signal);
           return true;
@@ -229,7 +223,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   };
   const spamOnce = async (
     tokenRequest: { origin: string; path: string },
-    { dispatcher }: ClientBlock,
+    { dispatcher }: ClientSlot,
     intendedStart: number | undefined,
   ): Promise<boolean> => {
     const ticket = budget.reserve(1);
@@ -256,27 +250,37 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     }
     return true;
   };
-  const spamClosed = async (client: number) => {
-    const block = blockOf(client);
+  const spamClosed = async (slot: ClientSlot) => {
     const ticket = budget.reserve(plan.ids === undefined ? 1 : 0);
     if (ticket === undefined) return;
     recorder.counters.flows++;
-    const generationId = await nextGenerationId(block, ticket);
+    const generationId = await nextGenerationId(slot, ticket);
     ticket.release();
     if (generationId === undefined) return;
     const tokenRequest = tokenRequestOf(generationId);
-    while (!block.signal.aborted && clock.now() < endsAt && (await spamOnce(tokenRequest, block, undefined)));
+    while (!slot.signal.aborted && clock.now() < endsAt && (await spamOnce(tokenRequest, slot, undefined)));
   };
-  const spamArrival = async (client: number, intendedStart: number): Promise<boolean> => {
-    const block = blockOf(client);
+  // Token spam arrivals share one pool: a connection per request would measure connect(), not the endpoint.
+  const spamArrival = async (arrival: number, intendedStart: number): Promise<boolean> => {
+    const slot = slotOf(arrival, connections.shared);
     if (sharedSpamId === undefined) {
       const ticket = budget.reserve(plan.ids === undefined ? 1 : 0);
-      sharedSpamId = ticket === undefined ? Promise.resolve(undefined) : nextGenerationId(block, ticket);
+      sharedSpamId = ticket === undefined ? Promise.resolve(undefined) : nextGenerationId(slot, ticket);
     }
     const generationId = plan.ids !== undefined ? plan.ids[nextIdIndex++ % plan.ids.length] : await sharedSpamId;
     if (generationId === undefined) return false;
     recorder.counters.flows++;
-    return spamOnce(tokenRequestOf(generationId), block, intendedStart);
+    return spamOnce(tokenRequestOf(generationId), slot, intendedStart);
+  };
+
+  /** An arrival of the open model: a new client with its own connection, for one flow. */
+  const arrivingClient = async (arrival: number, intendedStart: number): Promise<boolean> => {
+    const dispatcher = connections.connect(arrival);
+    try {
+      return await streamFlow(slotOf(arrival, dispatcher), intendedStart);
+    } finally {
+      await connections.release(dispatcher);
+    }
   };
 
   recorder.start();
@@ -286,10 +290,12 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       const closedClient = async (client: number) => {
         const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
         if (startDelay > 0) await clock.sleep(startDelay, run.signal);
-        if (plan.mode === 'token-spam') return spamClosed(client);
+        if (run.signal.aborted) return;
+        const slot = slotOf(client, connections.connect(client));
+        if (plan.mode === 'token-spam') return spamClosed(slot);
         // The clock is checked too: flows that end without I/O (a session past its time bound)
         // would otherwise loop on the microtask queue before the deadline timer can fire.
-        while (!run.signal.aborted && clock.now() < endsAt && (await streamFlow(client, clock.now())));
+        while (!run.signal.aborted && clock.now() < endsAt && (await streamFlow(slot, clock.now())));
       };
       await Promise.all(Array.from({ length: clients }, (_, client) => closedClient(client)));
     } else {
@@ -302,8 +308,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         const wait = intendedStart - clock.now();
         if (wait > 0) await clock.sleep(wait, run.signal);
         if (run.signal.aborted) break;
-        const client = arrival % (OPEN_MODEL_BLOCKS * CLIENTS_PER_BLOCK);
-        const flow = plan.mode === 'token-spam' ? spamArrival(client, intendedStart) : streamFlow(client, intendedStart);
+        const flow = plan.mode === 'token-spam' ? spamArrival(arrival, intendedStart) : arrivingClient(arrival, intendedStart);
         inFlight.add(flow);
         void flow.then((started) => {
           inFlight.delete(flow);
@@ -315,7 +320,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   } finally {
     clearTimeout(deadline);
     options.signal?.removeEventListener('abort', onOuterAbort);
-    await Promise.all(blocks.map((block) => block.dispatcher.destroy()));
+    await connections.destroyAll();
   }
   const settings: LoadSettings = {
     mode: plan.mode,
