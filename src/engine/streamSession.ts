@@ -87,7 +87,8 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
   const isTerminal = terminalEventTest(options.profile);
   const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   const { limits } = options.profile;
-  const responses: Record<string, number> = {};
+  // A Map while counting: a status used as an object key makes V8 allocate elements up to it (2.5 KiB for a 200).
+  const responses = new Map<number, number>();
   const streams: StreamResult[] = [];
   let tokenRequests = 0;
   let retries = 0;
@@ -103,7 +104,7 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
   const finish = (stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult => ({
     connections: streams.length,
     tokenRequests,
-    responses,
+    responses: Object.fromEntries(responses),
     retries,
     streams,
     stop,
@@ -115,7 +116,7 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
     endedAt: clock.now(),
   });
   const count = (status: number) => {
-    responses[status] = (responses[status] ?? 0) + 1;
+    responses.set(status, (responses.get(status) ?? 0) + 1);
   };
 
   for (;;) {
