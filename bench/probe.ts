@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { createParser } from 'eventsource-parser';
-import { Agent, Pool, request, type Dispatcher } from 'undici';
+import { Client, Pool, request, type Dispatcher } from 'undici';
 import { runLoad } from '../src/load/runner.js';
 import { loopbackSourceNetwork, type LoadPlan } from '../src/load/plan.js';
 import { resolveTargetOptions } from '../src/options/options.js';
@@ -11,7 +11,16 @@ import { resolveTargetOptions } from '../src/options/options.js';
  * baseline: undici `request()` + eventsource-parser and nothing else. Prints one JSON line.
  */
 export type ProbeTask =
-  | { kind: 'tool-hold' | 'raw-hold'; baseUrl: string; streams: number; rampMs: number; timeoutMs: number; workers?: number }
+  | {
+      kind: 'tool-hold' | 'raw-hold';
+      baseUrl: string;
+      /** A stream URL to open directly (the generic profile) instead of the full create/token/stream flow. */
+      streamUrl?: string;
+      streams: number;
+      rampMs: number;
+      timeoutMs: number;
+      workers?: number;
+    }
   | { kind: 'tool-slow' | 'raw-slow'; url: string; clients: number; durationMs: number }
   | { kind: 'tool-fast' | 'raw-fast'; url: string; durationMs: number }
   | { kind: 'tool-spam' | 'raw-spam'; baseUrl: string; connections: number; durationMs: number };
@@ -45,14 +54,17 @@ async function rawJson(dispatcher: Dispatcher, url: string, method: 'POST', body
   return (await response.body.json()) as Record<string, unknown>;
 }
 
-/** The baseline's whole flow: create, token, stream to its end, counting events. */
-async function rawFlow(dispatcher: Dispatcher, baseUrl: string, signal: AbortSignal, onOpen: () => void, onEvent: () => void): Promise<void> {
-  const created = await rawJson(dispatcher, `${baseUrl}/generations/generate`, 'POST', { prompt: PROMPT });
-  const token = await rawJson(dispatcher, `${baseUrl}/generations/generate/${created.id}/stream-token`, 'POST');
-  const streamUrl = new URL(String(token.stream_url), `${baseUrl}/`).href;
+/** The baseline's whole flow: create and token (unless given a stream URL), then the stream to its end. */
+async function rawFlow(dispatcher: Dispatcher, baseUrl: string, directUrl: string | undefined, signal: AbortSignal, onOpen: () => void): Promise<void> {
+  let streamUrl = directUrl;
+  if (streamUrl === undefined) {
+    const created = await rawJson(dispatcher, `${baseUrl}/generations/generate`, 'POST', { prompt: PROMPT });
+    const token = await rawJson(dispatcher, `${baseUrl}/generations/generate/${created.id}/stream-token`, 'POST');
+    streamUrl = new URL(String(token.stream_url), `${baseUrl}/`).href;
+  }
   const response = await request(streamUrl, { dispatcher, signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
   onOpen();
-  const parser = createParser({ onEvent });
+  const parser = createParser({ onEvent: () => {} });
   const decoder = new TextDecoder();
   try {
     for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
@@ -99,7 +111,8 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
           }
         };
         if (task.kind === 'tool-hold') {
-          const loadPlan = plan(task.baseUrl, { arrival: { kind: 'closed', clients: task.streams }, durationMs: task.timeoutMs + 10_000, rampMs: task.rampMs });
+          const flowPlan = plan(task.baseUrl, { arrival: { kind: 'closed', clients: task.streams }, durationMs: task.timeoutMs + 10_000, rampMs: task.rampMs });
+          const loadPlan = task.streamUrl ? { ...flowPlan, target: resolveTargetOptions({ url: task.streamUrl }, {}, '/') } : flowPlan;
           if (task.workers && task.workers > 1) {
             void import('../src/load/workers.js').then(({ runWorkers }) =>
               runWorkers(loadPlan, task.workers as number, { signal: stop.signal, onSecond: (snapshot) => opened(snapshot.open) }).catch(() => {}),
@@ -108,9 +121,11 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
             void runLoad(loadPlan, { signal: stop.signal, onStreamOpened: opened });
           }
         } else {
-          const dispatcher = new Agent({ pipelining: 1 });
+          // Like the tool: one connection per client, spread over loopback source addresses.
+          const origin = new URL(task.streamUrl ?? task.baseUrl).origin;
           for (let client = 0; client < task.streams; client++) {
-            const start = () => void rawFlow(dispatcher, task.baseUrl, stop.signal, () => opened(open + 1), () => {}).catch(() => {});
+            const dispatcher = new Client(origin, { localAddress: `127.0.0.${1 + (client % 250)}` });
+            const start = () => void rawFlow(dispatcher, task.baseUrl, task.streamUrl, stop.signal, () => opened(open + 1)).catch(() => {});
             if (task.rampMs > 0) setTimeout(start, (task.rampMs * client) / task.streams);
             else start();
           }
@@ -130,12 +145,15 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
       return done({ events: part.counters.events });
     }
     case 'raw-slow': {
-      const dispatcher = new Agent({ pipelining: 1 });
       const stop = AbortSignal.timeout(task.durationMs);
       setMaxListeners(0, stop);
       let events = 0;
+      const origin = new URL(task.url).origin;
+      // Like the tool: one keep-alive connection per client.
       const loop = async () => {
+        const dispatcher = new Client(origin);
         while (!stop.aborted) await rawStream(dispatcher, task.url, stop, () => events++).catch(() => {});
+        await dispatcher.destroy();
       };
       await Promise.all(Array.from({ length: task.clients }, loop));
       return done({ events });
