@@ -470,7 +470,7 @@ describe('serve', () => {
     stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     const controller = new AbortController();
     const running = serve(
-      { port: 0, host: '127.0.0.1', faults: ['no-trace'], timings: { ...DEFAULT_TIMINGS, generationMs: 600 }, verbose: true },
+      { port: 0, host: '127.0.0.1', faults: ['no-trace'], timings: { ...DEFAULT_TIMINGS, generationMs: 600 }, verbose: true, workers: 1 },
       { stdout, stderr, signal: controller.signal },
     );
     while (!out.includes('\n')) await sleep(10);

@@ -15,6 +15,7 @@ interface ServeFlags {
   rateWindowMs?: string;
   rateLimit?: string;
   verbose?: boolean;
+  workers: string;
 }
 
 export function registerServe(program: Command, context: CliContext, setExitCode: SetExitCode): void {
@@ -31,6 +32,7 @@ export function registerServe(program: Command, context: CliContext, setExitCode
     .option('--token-ttl-ms <n>', 'stream token lifetime')
     .option('--rate-window-ms <n>', 'token rate-limit window')
     .option('--rate-limit <n>', 'token requests allowed per window')
+    .option('--workers <n>', 'worker processes sharing the port, for more streams than one process can hold', '1')
     .option('--verbose', 'log every request to stderr')
     .action(async (flags: ServeFlags & { listFaults?: boolean }) => {
       const { FAULT_NAMES, DEFAULT_TIMINGS } = await import('../server/referenceServer.js');
@@ -44,6 +46,7 @@ export function registerServe(program: Command, context: CliContext, setExitCode
           throw new UsageError(`--fault: unknown fault "${fault}" (known: ${FAULT_NAMES.join(', ')})`);
         }
       }
+      if (!/^[1-9]\d*$/.test(flags.workers.trim())) throw new UsageError(`--workers: "${flags.workers}" is not a whole number >= 1`);
       const number = (raw: string | undefined, flag: string, fallback: number) =>
         raw === undefined ? fallback : parseNonNegativeInteger(raw, flag);
       const { serve } = await import('../commands/serve.js');
@@ -61,6 +64,7 @@ export function registerServe(program: Command, context: CliContext, setExitCode
             rateLimit: number(flags.rateLimit, '--rate-limit', DEFAULT_TIMINGS.rateLimit),
           }),
           verbose: flags.verbose === true,
+          workers: Number(flags.workers),
         }),
         { stdout: context.stdout, stderr: context.stderr, signal: context.signal },
       );

@@ -8,6 +8,8 @@ export interface ServeOptions {
   readonly timings: ServerTimings;
   /** Logs every request to stderr. */
   readonly verbose: boolean;
+  /** Processes serving the port: 1 is one plain process; more fork a primary's workers. */
+  readonly workers: number;
 }
 
 /** Where `serve` writes, and what stops it besides SIGINT/SIGTERM. */
@@ -22,13 +24,22 @@ export interface ServeIo {
  * line on stdout, so a script can read it; everything else goes to stderr.
  */
 export async function serve(options: ServeOptions, io: ServeIo): Promise<void> {
-  const server = await startReferenceServer({
+  const serverOptions = {
     port: options.port,
     host: options.host,
     faults: options.faults,
     timings: options.timings,
-    log: options.verbose ? (line) => io.stderr.write(`${line}\n`) : undefined,
-  });
+    log: options.verbose ? (line: string) => io.stderr.write(`${line}\n`) : undefined,
+  };
+  // Loaded only for workers, so the one-process server stays exactly what it was.
+  const server =
+    options.workers > 1
+      ? await (await import('../server/clusterPrimary.js')).startClusterServer({
+          ...serverOptions,
+          workers: options.workers,
+          notify: (line) => io.stderr.write(`${line}\n`),
+        })
+      : await startReferenceServer(serverOptions);
   io.stdout.write(`${server.baseUrl}\n`);
   io.stderr.write(describe(server.baseUrl, options));
 
@@ -52,7 +63,8 @@ function describe(baseUrl: string, options: ServeOptions): string {
   const { timings } = options;
   const seconds = (ms: number) => `${ms / 1000}s`;
   return [
-    `reference server listening on ${baseUrl}`,
+    `reference server listening on ${baseUrl}` +
+      (options.workers > 1 ? ` (${options.workers} worker processes; X-Served-By names the one that answered)` : ''),
     `faults: ${options.faults.length > 0 ? options.faults.join(', ') : 'none (a correct backend)'}`,
     `timings: generation ${seconds(timings.generationMs)}, heartbeat ${seconds(timings.heartbeatMs)}, ` +
       `stream cap ${seconds(timings.streamMaxMs)}, token ttl ${seconds(timings.tokenTtlMs)}, ` +

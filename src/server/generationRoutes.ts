@@ -2,14 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Generation, GenerationStore } from './generations.js';
 import { bearerIdentity, readJsonBody, sendDetail, sendJson, sendUnauthenticated, sendValidationError, type ValidationIssue } from './jsonHttp.js';
 import type { ServerSettings } from './settings.js';
-import type { StreamTokens, TokenRateLimit } from './streamTokens.js';
+import type { SharedState } from './sharedState.js';
 
 /** What the create, status and token endpoints need from the server. */
 export interface GenerationRoutesContext {
   readonly settings: ServerSettings;
   readonly generations: GenerationStore;
-  readonly tokens: StreamTokens;
-  readonly rateLimit: TokenRateLimit;
+  readonly state: SharedState;
 }
 
 /** The caller under the `no-auth` fault when it sends no credentials. */
@@ -34,23 +33,24 @@ export async function createGeneration(context: GenerationRoutesContext, req: In
     sendValidationError(res, prompt);
     return;
   }
-  const generation = context.generations.create(user, prompt);
+  const generation = await context.generations.create(user, prompt);
   sendJson(res, 201, {
     id: generation.id,
-    status: generation.status,
+    // The status at creation, even when a very short generation has already moved on.
+    status: 'pending',
     prompt: generation.prompt,
     created_at: generation.createdAt,
   });
 }
 
 /** `GET /generations/{id}`. */
-export function generationStatus(context: GenerationRoutesContext, req: IncomingMessage, res: ServerResponse, id: string): void {
+export async function generationStatus(context: GenerationRoutesContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
   const user = caller(context, req);
   if (user === undefined) {
     sendUnauthenticated(res);
     return;
   }
-  const generation = context.generations.get(id);
+  const generation = await context.generations.find(id);
   if (!generation || !isVisibleTo(context, generation, user)) {
     sendDetail(res, 404, 'Generation not found');
     return;
@@ -66,21 +66,21 @@ export function generationStatus(context: GenerationRoutesContext, req: Incoming
 }
 
 /** `POST /generations/generate/{id}/stream-token`, its checks in the seed's order. */
-export function issueStreamToken(context: GenerationRoutesContext, req: IncomingMessage, res: ServerResponse, id: string): void {
-  const { settings, generations, tokens, rateLimit } = context;
+export async function issueStreamToken(context: GenerationRoutesContext, req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+  const { settings, generations, state } = context;
   const user = caller(context, req);
   if (user === undefined) {
     sendUnauthenticated(res);
     return;
   }
-  const generation = generations.get(id);
+  const generation = await generations.find(id);
   if (!generation || (!settings.has('cross-user') && !isVisibleTo(context, generation, user))) {
     sendDetail(res, 404, 'Generation not found');
     return;
   }
   if (!settings.has('no-rate-limit')) {
     // Counted before the terminal checks, so a client hammering a failed generation is limited too.
-    const verdict = rateLimit.check(`${user}\u0000${id}`);
+    const verdict = await state.checkRate(`${user}\u0000${id}`);
     if (!verdict.allowed) {
       const { rateLimit: limit, rateWindowMs } = settings.timings;
       sendDetail(
@@ -106,7 +106,7 @@ export function issueStreamToken(context: GenerationRoutesContext, req: Incoming
       return;
     }
   }
-  const token = tokens.issue(id);
+  const token = await state.issueToken(id);
   sendJson(res, 200, {
     sse_token: token,
     expires_in: settings.timings.tokenTtlMs / 1000,

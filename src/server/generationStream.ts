@@ -4,13 +4,13 @@ import { sendDetail, sendValidationError } from './jsonHttp.js';
 import { lastEventId } from './lastEventId.js';
 import type { ServerSettings } from './settings.js';
 import { HEARTBEAT_COMMENT, type SseStream, type StreamHub } from './streamHub.js';
-import type { StreamTokens } from './streamTokens.js';
+import type { SharedState } from './sharedState.js';
 
 /** What the stream endpoint needs from the server. */
 export interface GenerationStreamContext {
   readonly settings: ServerSettings;
   readonly generations: GenerationStore;
-  readonly tokens: StreamTokens;
+  readonly state: SharedState;
   readonly hub: StreamHub;
 }
 
@@ -27,38 +27,40 @@ const heartbeatComment = () => HEARTBEAT_COMMENT;
  * `GET /generations/generate/{id}/stream?token=`: the connected event, the log after
  * `Last-Event-ID`, then live events until the terminal one.
  */
-export function serveGenerationStream(
+export async function serveGenerationStream(
   context: GenerationStreamContext,
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
   id: string,
-): void {
-  const { settings, generations, tokens, hub } = context;
+): Promise<void> {
+  const { settings, generations, state, hub } = context;
   const token = url.searchParams.get('token');
   if (!settings.has('open-stream')) {
     if (token === null) {
       sendValidationError(res, [{ type: 'missing', loc: ['query', 'token'], msg: 'Field required', input: null }]);
       return;
     }
-    if (!tokens.redeem(token, id, settings.has('reusable-token'))) {
+    if (!(await state.redeemToken(token, id, settings.has('reusable-token')))) {
       sendDetail(res, 401, 'Invalid or expired stream token');
       return;
     }
   }
-  const generation = generations.get(id);
+  const generation = await generations.find(id);
   if (!generation) {
     sendDetail(res, 404, 'Generation not found');
     return;
   }
-  const isFirstConnection = generation.streamsOpened++ === 0;
+  // Counted only for the one fault that reads the count: a round trip less per stream for workers.
+  const cutsMidStream = settings.has('drop-mid-stream') && (await state.countStream(id)) === 0;
+  // The client may have left while the shared state answered; its response is closed for good.
+  if (res.destroyed) return;
   if (settings.has('immediate-close') && isTerminal(generation.status)) {
     hub.respondEmpty(res);
     return;
   }
 
   const lingers = settings.has('linger');
-  const cutsMidStream = settings.has('drop-mid-stream') && isFirstConnection;
   let eventsWritten = 0;
   const after = settings.has('no-resume') ? 0 : lastEventId(req, url);
   const deliver: GenerationListener = (event, frame) => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerTimings } from './settings.js';
+import type { SharedState } from './sharedState.js';
 
 /** The lifecycle of CONTRACT.md: `pending -> processing -> completed | failed | cancelled`. */
 export type GenerationStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled';
@@ -22,7 +23,20 @@ export interface GenerationEvent {
 /** Told about every event appended to a generation, with the event already framed for the wire. */
 export type GenerationListener = (event: GenerationEvent, frame: string) => void;
 
-/** A generation and its event log. Mutated only by its own timeline. */
+/**
+ * What defines a generation, fixed at creation and held by the shared state: its whole timeline
+ * follows from `createdAtMs` and `failing`, so any process can replay it.
+ */
+export interface GenerationRecord {
+  readonly id: string;
+  readonly owner: string;
+  readonly prompt: string;
+  /** Epoch milliseconds, the one clock every process of the server shares. */
+  readonly createdAtMs: number;
+  readonly failing: boolean;
+}
+
+/** A process's replica of a generation and its event log. Mutated only by its own timeline. */
 export interface Generation {
   readonly id: string;
   readonly owner: string;
@@ -33,8 +47,6 @@ export interface Generation {
   errorMessage: string | null;
   readonly events: GenerationEvent[];
   readonly listeners: Set<GenerationListener>;
-  /** Stream connections opened so far; the `drop-mid-stream` fault cuts only the first. */
-  streamsOpened: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -64,8 +76,8 @@ export function isTerminal(status: GenerationStatus): boolean {
 /** A prompt naming the word `fail` makes a generation that fails (CONTRACT.md "Fixtures"). */
 const FAILING_PROMPT = /\bfail\b/i;
 
-/** Generations kept in memory; beyond this the oldest goes, so load runs stay bounded. */
-const MAX_GENERATIONS = 100_000;
+/** Generations kept in memory (records and each process's replicas); beyond this the oldest goes, so load runs stay bounded. */
+export const MAX_GENERATIONS = 100_000;
 
 type TimelineStep = { readonly at: number } & Omit<GenerationEvent, 'id' | 'timestamp'>;
 
@@ -89,6 +101,11 @@ const FAILURE_TIMELINE: readonly TimelineStep[] = [
   { at: THINKING_ENDS_AT, type: 'error', status: 'failed', stage: 'error', progress: 0.05, message: SIMULATED_ERROR },
 ];
 
+/** A new generation's record: a prompt naming `fail` makes one that fails. */
+export function newGenerationRecord(owner: string, prompt: string): GenerationRecord {
+  return { id: randomUUID(), owner, prompt, createdAtMs: Date.now(), failing: FAILING_PROMPT.test(prompt) };
+}
+
 /** The SSE frame of a log entry: `id:`, `event:` and the contract's JSON data. */
 export function eventFrame(generation: Generation, event: GenerationEvent): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${eventData(generation, event)}\n\n`;
@@ -110,42 +127,66 @@ export function eventData(
 }
 
 /**
- * All generations, each advanced by its own timer (one per generation, never one per stream)
- * and broadcast to whoever listens.
+ * This process's replicas of the shared generation records, each advanced by its own timer (one
+ * per generation, never one per stream) and broadcast to whoever listens here. A replica made
+ * after its generation started catches up at once, so every process agrees on its state.
  */
 export class GenerationStore {
   private readonly generations = new Map<string, Generation>();
 
-  constructor(private readonly timings: ServerTimings) {}
+  constructor(
+    private readonly timings: ServerTimings,
+    private readonly state: SharedState,
+  ) {}
 
-  create(owner: string, prompt: string): Generation {
-    if (this.generations.size >= MAX_GENERATIONS) this.evictOldest();
-    const generation: Generation = {
-      id: randomUUID(),
-      owner,
-      prompt,
-      createdAt: new Date().toISOString(),
-      status: 'pending',
-      progress: 0,
-      errorMessage: null,
-      events: [],
-      listeners: new Set(),
-      streamsOpened: 0,
-      timer: undefined,
-    };
-    this.generations.set(generation.id, generation);
-    this.schedule(generation, FAILING_PROMPT.test(prompt) ? FAILURE_TIMELINE : SUCCESS_TIMELINE, 0, performance.now());
-    return generation;
+  async create(owner: string, prompt: string): Promise<Generation> {
+    return this.follow(await this.state.createGeneration(owner, prompt));
   }
 
-  get(id: string): Generation | undefined {
-    return this.generations.get(id);
+  /** The replica of generation `id`, made from its shared record on first use here. */
+  async find(id: string): Promise<Generation | undefined> {
+    const replica = this.generations.get(id);
+    if (replica) return replica;
+    const record = await this.state.generation(id);
+    return record && this.follow(record);
   }
 
   /** Stops every timeline; the store is unusable afterwards. */
   close(): void {
     for (const generation of this.generations.values()) clearTimeout(generation.timer);
     this.generations.clear();
+  }
+
+  /** The replica of `record`: the one already here (another request may have made it meanwhile), or a new one. */
+  private follow(record: GenerationRecord): Generation {
+    const existing = this.generations.get(record.id);
+    if (existing) return existing;
+    if (this.generations.size >= MAX_GENERATIONS) this.evictOldest();
+    const generation: Generation = {
+      id: record.id,
+      owner: record.owner,
+      prompt: record.prompt,
+      createdAt: new Date(record.createdAtMs).toISOString(),
+      status: 'pending',
+      progress: 0,
+      errorMessage: null,
+      events: [],
+      listeners: new Set(),
+      timer: undefined,
+    };
+    this.generations.set(generation.id, generation);
+    const timeline = record.failing ? FAILURE_TIMELINE : SUCCESS_TIMELINE;
+    const elapsedMs = Date.now() - record.createdAtMs;
+    let next = 0;
+    for (const step of timeline) {
+      const dueMs = step.at * this.timings.generationMs;
+      if (dueMs > elapsedMs) break;
+      // Already past: stamped with the time it was due, as a replica that saw it live stamped it.
+      this.apply(generation, step, (record.createdAtMs + dueMs) / 1000);
+      next++;
+    }
+    this.schedule(generation, timeline, next, performance.now() - elapsedMs);
+    return generation;
   }
 
   private schedule(generation: Generation, timeline: readonly TimelineStep[], index: number, startedAt: number): void {
@@ -157,12 +198,12 @@ export class GenerationStore {
     // Aim at the absolute time of the step, so timer lateness does not accumulate along the timeline.
     const delay = Math.max(0, startedAt + step.at * this.timings.generationMs - performance.now());
     generation.timer = setTimeout(() => {
-      this.apply(generation, step);
+      this.apply(generation, step, Date.now() / 1000);
       this.schedule(generation, timeline, index + 1, startedAt);
     }, delay);
   }
 
-  private apply(generation: Generation, step: TimelineStep): void {
+  private apply(generation: Generation, step: TimelineStep, timestamp: number): void {
     generation.status = step.status;
     generation.progress = step.progress;
     if (step.type === 'error') generation.errorMessage = step.message;
@@ -173,7 +214,7 @@ export class GenerationStore {
       stage: step.stage,
       progress: step.progress,
       message: step.message,
-      timestamp: Date.now() / 1000,
+      timestamp,
     };
     generation.events.push(event);
     if (generation.listeners.size === 0) return;
@@ -181,7 +222,10 @@ export class GenerationStore {
     for (const listener of generation.listeners) listener(event, frame);
   }
 
-  /** Streams still following an evicted generation see no more events and end at their duration cap. */
+  /**
+   * Streams still following an evicted replica see no more events and end at their duration cap.
+   * A later request for it makes a fresh replica from the shared record, if that is still kept.
+   */
   private evictOldest(): void {
     const oldest = this.generations.values().next().value;
     if (!oldest) return;

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { GenerationStore } from './generations.js';
 import { createRequestListener } from './router.js';
 import { resolveSettings, type FaultName, type ServerTimings } from './settings.js';
+import { LocalSharedState, type SharedState } from './sharedState.js';
 import { StreamHub } from './streamHub.js';
-import { StreamTokens, TokenRateLimit } from './streamTokens.js';
 
 export { DEFAULT_TIMINGS, FAULT_NAMES, type FaultName, type ServerTimings } from './settings.js';
 
@@ -20,6 +20,10 @@ export interface ReferenceServerOptions {
   readonly timings?: Partial<ServerTimings>;
   /** Receives one line per finished request; the server never prints by itself. */
   readonly log?: (line: string) => void;
+  /** Where generations, tokens and rate limits live; this process's own by default. */
+  readonly sharedState?: SharedState;
+  /** Sent as `X-Served-By` on every response; none by default. */
+  readonly servedBy?: string;
 }
 
 /** A running reference server. */
@@ -44,17 +48,10 @@ const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** Starts the reference implementation of CONTRACT.md, plus the generic stream, under `/api`. */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   const settings = resolveSettings(options.faults ?? [], options.timings ?? {});
-  const { timings } = settings;
-  const generations = new GenerationStore(timings);
+  const state = options.sharedState ?? new LocalSharedState(settings.timings);
+  const generations = new GenerationStore(settings.timings, state);
   const hub = new StreamHub(settings);
-  const context = {
-    settings,
-    generations,
-    hub,
-    tokens: new StreamTokens(timings.tokenTtlMs),
-    rateLimit: new TokenRateLimit(timings.rateLimit, timings.rateWindowMs),
-    log: options.log,
-  };
+  const context = { settings, generations, state, hub, log: options.log, servedBy: options.servedBy };
   // Streams outlive any request deadline, so the request and headers timeouts are off.
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, requestTimeout: 0, headersTimeout: 0 }, createRequestListener(context));
   server.timeout = 0;

@@ -3,10 +3,13 @@ import { serveGenerationStream, type GenerationStreamContext } from './generatio
 import { serveGenericStream } from './genericStream.js';
 import { createGeneration, generationStatus, issueStreamToken, type GenerationRoutesContext } from './generationRoutes.js';
 import { sendDetail } from './jsonHttp.js';
+import { SharedStateUnavailable } from './sharedState.js';
 
 /** Everything the routes share: one instance per server. */
 export interface ServerContext extends GenerationRoutesContext, GenerationStreamContext {
   readonly log: ((line: string) => void) | undefined;
+  /** The `X-Served-By` header of every response, when the server is one of several workers. */
+  readonly servedBy: string | undefined;
 }
 
 type Handler = (context: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL, id: string) => void | Promise<void>;
@@ -35,6 +38,7 @@ export function createRequestListener(context: ServerContext): (req: IncomingMes
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://reference.invalid');
     if (context.log) logWhenClosed(context.log, req, res, url);
+    if (context.servedBy !== undefined) res.setHeader('X-Served-By', context.servedBy);
     const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter(({ match }) => match !== null);
     const chosen = matches.find(({ route }) => route.method === req.method);
     if (!chosen) {
@@ -64,13 +68,14 @@ function decodePathSegment(segment: string): string | undefined {
   }
 }
 
-/** A bug in a route must cost one request, never the server (it is every test's target). */
+/** A bug in a route, or a shared state out of reach, must cost one request, never the server (it is every test's target). */
 function failed(res: ServerResponse, error: unknown): void {
   if (res.headersSent) {
     res.destroy(error instanceof Error ? error : undefined);
     return;
   }
-  sendDetail(res, 500, 'Internal Server Error');
+  if (error instanceof SharedStateUnavailable) sendDetail(res, 503, 'Service Unavailable');
+  else sendDetail(res, 500, 'Internal Server Error');
 }
 
 /** One line per request, written when its response is over (for a stream: when it closed). */
