@@ -159,6 +159,33 @@ describe('load connections', () => {
   });
 });
 
+/** A one-process part of 2 s with `events` events; its lag defaults to `events` ms at p99 and max. */
+function samplePart(startedAtEpochMs: number, events: number, lag = { p50: 1, p99: events, max: events }): LoadPart {
+  const histogram = newHistogram();
+  recordMs(histogram, events);
+  const encoded = encodeHistogram(histogram);
+  return {
+    format: 'sse-doctor-load-part/1',
+    shard: undefined,
+    shardsMerged: [],
+    processes: 1,
+    startedAtEpochMs,
+    durationMs: 2000,
+    settings: { mode: 'streams', arrival: 'closed', clients: 5, ratePerSecond: 0, client: 'robust', target: 'x' },
+    counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0 },
+    peakOpenStreams: 1,
+    responses: { create: { 201: 1 }, token: { 200: 1 }, stream: { 200: 1 } },
+    errors: { reset: 1 },
+    histograms: { tokenRequest: encoded, headers: encoded, firstEvent: encoded, gap: encoded, streamDuration: encoded },
+    timeline: [
+      { open: 1, events, tokenRequests: 1, responses: { 200: 1 }, errors: 0, firstEvent: encoded, tokenRequest: undefined },
+      { open: 1, events: 0, tokenRequests: 0, responses: {}, errors: 1, firstEvent: undefined, tokenRequest: undefined },
+    ],
+    eventLoopLagMs: [lag],
+    stoppedEarly: false,
+  };
+}
+
 describe('merging parts', () => {
   it('merges histograms exactly: the merged percentiles are those of all values recorded in one', () => {
     const one = newHistogram();
@@ -175,32 +202,7 @@ describe('merging parts', () => {
   });
 
   it('adds counters and responses, keeps the worst event-loop lag, and lines timelines up by second', () => {
-    const part = (startedAtEpochMs: number, events: number): LoadPart => {
-      const histogram = newHistogram();
-      recordMs(histogram, events);
-      const encoded = encodeHistogram(histogram);
-      return {
-        format: 'sse-doctor-load-part/1',
-        shard: undefined,
-        shardsMerged: [],
-        processes: 1,
-        startedAtEpochMs,
-        durationMs: 2000,
-        settings: { mode: 'streams', arrival: 'closed', clients: 5, ratePerSecond: 0, client: 'robust', target: 'x' },
-        counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0 },
-        peakOpenStreams: 1,
-        responses: { create: { 201: 1 }, token: { 200: 1 }, stream: { 200: 1 } },
-        errors: { reset: 1 },
-        histograms: { tokenRequest: encoded, headers: encoded, firstEvent: encoded, gap: encoded, streamDuration: encoded },
-        timeline: [
-          { open: 1, events, tokenRequests: 1, responses: { 200: 1 }, errors: 0, firstEvent: encoded, tokenRequest: undefined },
-          { open: 1, events: 0, tokenRequests: 0, responses: {}, errors: 1, firstEvent: undefined, tokenRequest: undefined },
-        ],
-        eventLoopLagMs: [{ p50: 1, p99: events, max: events }],
-        stoppedEarly: false,
-      };
-    };
-    const merged = mergeParts([part(10_000, 5), part(11_000, 7)]);
+    const merged = mergeParts([samplePart(10_000, 5), samplePart(11_000, 7)]);
     expect(merged.counters.events).toBe(12);
     expect(merged.settings.clients).toBe(10);
     expect(merged.responses.token).toEqual({ 200: 2 });
@@ -212,6 +214,13 @@ describe('merging parts', () => {
     expect(buildLoadReport(merged, []).metrics.eventLoopLagMs.p99).toBe(7);
     expect(parsePart(JSON.stringify(merged), 'merged.json').counters.events).toBe(12);
     expect(() => parsePart('{"format":"other"}', 'x.json')).toThrow(/x\.json: not an sse-doctor load part/);
+  });
+  it("warns when the tool's own event loop lagged: a high p99, or one long stall", () => {
+    const lagWarnings = (lag: { p50: number; p99: number; max: number }) =>
+      buildLoadReport(samplePart(10_000, 5, lag), []).warnings.filter((warning) => warning.includes('event loop'));
+    expect(lagWarnings({ p50: 1, p99: 20, max: 300 })).toEqual([]);
+    expect(lagWarnings({ p50: 1, p99: 80, max: 300 })).toHaveLength(1);
+    expect(lagWarnings({ p50: 1, p99: 20, max: 4500 })).toEqual([expect.stringMatching(/max 4500 ms/)]);
   });
 });
 

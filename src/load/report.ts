@@ -52,6 +52,8 @@ export interface LoadReport {
 
 // Above this, the tool's own event loop was late enough to inflate the latencies it measured.
 const LAG_WARNING_MS = 50;
+/** One stall this long delays everything in flight at that moment, whatever the p99 says. */
+const STALL_WARNING_MS = 1000;
 
 export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]): LoadReport {
   const histograms = Object.fromEntries(LATENCY_METRICS.map((metric) => [metric, decodeHistogram(part.histograms[metric])]));
@@ -94,7 +96,7 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
   const warnings: string[] = [];
-  if (lag.p99 > LAG_WARNING_MS) {
+  if (lag.p99 > LAG_WARNING_MS || lag.max > STALL_WARNING_MS) {
     warnings.push(`sse-doctor's own event loop lagged (p99 ${lag.p99} ms, max ${lag.max} ms): latencies may be inflated by that much; use --workers or fewer clients per process`);
   }
   return {
