@@ -166,7 +166,6 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
   async function connect(url: string): Promise<AttemptOutcome> {
     const sentLastEventId = resume ? lastEventId : '';
     callbacks.onConnecting?.({ attempt: streams.length + 1, url, lastEventId: sentLastEventId });
-    let newEvents = 0;
     const result = await openStream(
       {
         url,
@@ -188,10 +187,8 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
           count(open.status);
           callbacks.onOpen?.(open);
         },
-        onEvent: (event) => {
-          newEvents++;
-          callbacks.onEvent?.(event);
-        },
+        // Passed straight through: the connection counts its events, and a wrapper per event would cost more.
+        onEvent: callbacks.onEvent,
         onNotice: callbacks.onNotice,
       },
     );
@@ -200,6 +197,6 @@ export async function runStreamSession(options: SessionOptions, callbacks: Sessi
     if (result.lastEventId !== '') lastEventId = result.lastEventId;
     if (result.terminalEvent) sawTerminal = true;
     callbacks.onStreamEnd?.(result);
-    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents, serverRetryMs: result.retryMs };
+    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents: result.events, serverRetryMs: result.retryMs };
   }
 }
