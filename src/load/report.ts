@@ -97,7 +97,7 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
   });
   const warnings: string[] = [];
   if (lag.p99 > LAG_WARNING_MS || lag.max > STALL_WARNING_MS) {
-    warnings.push(`sse-doctor's own event loop lagged (p99 ${lag.p99} ms, max ${lag.max} ms): latencies may be inflated by that much; use --workers or fewer clients per process`);
+    warnings.push(`sse-doctor's own event loop lagged (p99 ${lag.p99} ms, max ${lag.max} ms): latencies may be inflated by that much; spread the clients over more processes (--workers) or a longer --ramp`);
   }
   return {
     settings: part.settings,
