@@ -21,7 +21,7 @@ export type ProbeTask =
       timeoutMs: number;
       workers?: number;
     }
-  | { kind: 'tool-slow' | 'raw-slow'; url: string; clients: number; durationMs: number }
+  | { kind: 'tool-slow' | 'raw-slow'; url: string; clients: number; durationMs: number; warmupMs: number }
   | { kind: 'tool-fast' | 'raw-fast'; url: string; durationMs: number }
   | { kind: 'tool-spam' | 'raw-spam'; baseUrl: string; connections: number; durationMs: number };
 
@@ -98,6 +98,23 @@ async function rawStream(dispatcher: Dispatcher, url: string, signal: AbortSigna
   }
 }
 
+/** Where the steady part of a throughput run starts: the first seconds (connects, JIT warm-up) are not throughput. */
+interface SteadyStart {
+  readonly cpu: NodeJS.CpuUsage;
+  readonly wall: number;
+  readonly events: number;
+}
+
+function steadyStart(events: number): SteadyStart {
+  return { cpu: process.cpuUsage(), wall: performance.now(), events };
+}
+
+function steadyResult(start: SteadyStart | undefined, events: number): ProbeResult {
+  if (start === undefined) throw new Error('the run ended before its warm-up did');
+  const cpu = process.cpuUsage(start.cpu);
+  return { events: events - start.events, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: performance.now() - start.wall };
+}
+
 async function probe(task: ProbeTask): Promise<ProbeResult> {
   const cpuStart = process.cpuUsage();
   const wallStart = performance.now();
@@ -154,13 +171,20 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
     }
     case 'tool-slow': {
       const target = resolveTargetOptions({ url: task.url }, {}, '/');
-      const part = await runLoad({ ...plan(task.url, { arrival: { kind: 'closed', clients: task.clients }, durationMs: task.durationMs }), target });
-      return done({ events: part.counters.events });
+      let steady: SteadyStart | undefined;
+      const part = await runLoad(
+        { ...plan(task.url, { arrival: { kind: 'closed', clients: task.clients }, durationMs: task.durationMs }), target },
+        // The snapshot is taken as the second closes, so its count is exact at this moment.
+        { onSecond: (snapshot) => (steady ??= snapshot.elapsedMs >= task.warmupMs ? steadyStart(snapshot.events) : undefined) },
+      );
+      return steadyResult(steady, part.counters.events);
     }
     case 'raw-slow': {
       const stop = AbortSignal.timeout(task.durationMs);
       setMaxListeners(0, stop);
       let events = 0;
+      let steady: SteadyStart | undefined;
+      setTimeout(() => (steady = steadyStart(events)), task.warmupMs);
       const origin = new URL(task.url).origin;
       // Like the tool: one keep-alive connection per client.
       const loop = async () => {
@@ -169,7 +193,7 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
         await dispatcher.destroy();
       };
       await Promise.all(Array.from({ length: task.clients }, loop));
-      return done({ events });
+      return steadyResult(steady, events);
     }
     case 'tool-fast': {
       const target = resolveTargetOptions({ url: task.url }, {}, '/');

@@ -143,13 +143,17 @@ export async function openStream(req: StreamRequest, callbacks: StreamCallbacks 
     }
 
     let lingerTimer: NodeJS.Timeout | undefined;
+    // Read once here: with thousands of streams each event would otherwise reach into two more
+    // objects (the request and the callbacks), and memory loads, not work, are the cost per event.
+    const { onEvent } = callbacks;
+    const { isTerminal } = req;
     const decoder = new SseDecoder(
       {
         onEvent: (event) => {
           events++;
           lastEventId = event.lastEventId;
-          callbacks.onEvent?.(event);
-          if (terminalEvent === undefined && req.isTerminal?.(event)) {
+          onEvent?.(event);
+          if (terminalEvent === undefined && isTerminal?.(event)) {
             terminalEvent = event;
             if (req.closeAfterTerminalMs !== undefined) {
               lingerTimer = setTimeout(

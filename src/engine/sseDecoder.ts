@@ -48,6 +48,7 @@ export class SseDecoder {
     initialLastEventId = '',
   ) {
     this.lastEventId = initialLastEventId;
+    const { onEvent } = callbacks;
     this.parser = createParser({
       maxBufferSize: maxLineBytes,
       onEvent: (message) => {
@@ -57,7 +58,7 @@ export class SseDecoder {
           return;
         }
         if (message.id !== undefined) this.lastEventId = message.id;
-        this.callbacks.onEvent({
+        onEvent({
           id: message.id,
           event: message.event,
           data: message.data,
