@@ -6,6 +6,9 @@ import { loopbackSourceNetwork, planShare, type LoadPlan } from './plan.js';
 import type { LoadSnapshot } from './recorder.js';
 import { sumSnapshots } from './ticker.js';
 
+/** Below a second, so workers reporting a little late or early never skip a tick. */
+const TICK_SPACING_MS = 900;
+
 /** Parent to worker. */
 export type ToWorker = { readonly kind: 'run'; readonly plan: LoadPlan } | { readonly kind: 'stop' };
 /** Worker to parent. */
@@ -25,6 +28,7 @@ export async function runWorkers(
   options: { readonly signal?: AbortSignal; readonly onSecond?: (snapshot: LoadSnapshot) => void },
 ): Promise<LoadPart> {
   const latest: LoadSnapshot[] = [];
+  let lastTickAt = -Infinity;
   const children = Array.from({ length: workers }, (_, index) => {
     const share: LoadPlan = { ...planShare(plan, index, workers), sourceNetwork: plan.sourceNetwork && loopbackSourceNetwork(plan.target, index) };
     const child = fork(new URL('./worker.js', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -32,7 +36,12 @@ export async function runWorkers(
       child.on('message', (message: FromWorker) => {
         if (message.kind === 'second') {
           latest[index] = message.snapshot;
-          if (index === 0) options.onSecond?.(sumSnapshots(latest.filter((s): s is LoadSnapshot => s !== undefined)));
+          // Whichever worker reports first each second drives the ticker, so one busy worker cannot stall it.
+          const now = performance.now();
+          if (now - lastTickAt >= TICK_SPACING_MS) {
+            lastTickAt = now;
+            options.onSecond?.(sumSnapshots(latest.filter((s): s is LoadSnapshot => s !== undefined)));
+          }
         } else if (message.kind === 'done') resolve(message.part);
         else reject(new UsageError(`load worker ${index + 1}: ${message.message}`));
       });
