@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DoctorError } from '../src/errors.js';
+import { parseOpenFilesLimit, socketLimitWarning } from '../src/load/fileLimit.js';
 import { decodeHistogram, encodeHistogram, newHistogram, recordMs, summarise } from '../src/load/histograms.js';
 import { mergeParts, parsePart } from '../src/load/merge.js';
 import type { LoadPart } from '../src/load/part.js';
 import { planShare, type LoadPlan } from '../src/load/plan.js';
 import { buildLoadReport } from '../src/load/report.js';
-import { intendedArrivalMs, runLoad } from '../src/load/runner.js';
+import { errorKind, intendedArrivalMs, runLoad } from '../src/load/runner.js';
 import { parseThreshold } from '../src/load/thresholds.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 import { loadJson } from '../src/reporters/loadJson.js';
@@ -221,6 +222,30 @@ describe('merging parts', () => {
     expect(lagWarnings({ p50: 1, p99: 20, max: 300 })).toEqual([]);
     expect(lagWarnings({ p50: 1, p99: 80, max: 300 })).toHaveLength(1);
     expect(lagWarnings({ p50: 1, p99: 20, max: 4500 })).toEqual([expect.stringMatching(/max 4500 ms/)]);
+  });
+});
+
+describe('file-descriptor limit', () => {
+  const limits = (openFiles: string) =>
+    `Limit                     Soft Limit           Hard Limit           Units\nMax processes             unlimited            unlimited            processes\nMax open files            ${openFiles}                files\n`;
+
+  it('reads the soft limit of /proc/self/limits', () => {
+    expect(parseOpenFilesLimit(limits('20000                20000'))).toBe(20000);
+    expect(parseOpenFilesLimit(limits('unlimited            unlimited'))).toBeUndefined();
+    expect(parseOpenFilesLimit('')).toBeUndefined();
+  });
+
+  it('warns only when a process would need more sockets than it may open, and names the workers it takes', () => {
+    expect(socketLimitWarning(19_500, 1, 20_000)).toBeUndefined();
+    expect(socketLimitWarning(38_000, 2, 20_000)).toBeUndefined();
+    expect(socketLimitWarning(25_000, 1, 20_000)).toMatch(/25000 clients per process .* may open 20000 files .*--workers 2 /);
+    expect(socketLimitWarning(25_000, 1, undefined)).toBeUndefined();
+  });
+
+  it('counts a connection this process could not open as its own limit, not as the target closing it', () => {
+    expect(errorKind({ kind: 'abrupt-close', code: 'EMFILE' })).toBe('local-limit');
+    expect(errorKind({ kind: 'abrupt-close', code: 'UND_ERR_SOCKET' })).toBe('abrupt-close');
+    expect(errorKind({ kind: 'reset', code: 'ECONNRESET' })).toBe('reset');
   });
 });
 

@@ -30,6 +30,19 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe('sse-doctor load (built CLI)', () => {
+  it('says up front when the clients cannot all have a socket, and calls EMFILE the tool\'s limit, not the target\'s', async () => {
+    const run = await runCli(['load', ...target, '--clients', '300', '--duration', '1500ms', '--json'], { openFilesLimit: 200 });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('300 clients per process need as many sockets, but a process may open 200 files here (ulimit -n): use --workers 3');
+    const json = JSON.parse(run.stdout) as LoadJson & { warnings: string[] };
+    expect(json.metrics.peakOpenStreams).toBeGreaterThan(100);
+    expect(json.metrics.peakOpenStreams).toBeLessThan(200);
+    // Clients that got no socket fail at their first request; nothing else went wrong.
+    expect(Object.keys(json.metrics.errors)).toContain('create-local-limit');
+    expect(Object.keys(json.metrics.errors).filter((kind) => !kind.endsWith('local-limit'))).toEqual([]);
+    expect(json.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/ran out of file descriptors \d+ times \(EMFILE\): those errors are the tool's limit/)]));
+  });
+
   it('prints the JSON the issue asks for and passes thresholds that hold', async () => {
     const run = await runCli(['load', ...target, '--clients', '20', '--duration', '1500ms', '--json', '--threshold', 'p95(firstEvent)<5s', '--threshold', 'rate429<0.05']);
     expect(run.stderr).toBe('');

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
+import { openFilesLimit, socketLimitWarning } from '../load/fileLimit.js';
 import type { LoadPart } from '../load/part.js';
 import { planShare, type LoadPlan } from '../load/plan.js';
 import { buildLoadReport, type LoadReport } from '../load/report.js';
@@ -43,6 +44,10 @@ export interface LoadIo {
  */
 export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
   const plan = options.shard ? planShare(options.plan, options.shard.index, options.shard.count) : options.plan;
+  if (plan.arrival.kind === 'closed') {
+    const warning = socketLimitWarning(plan.arrival.clients, options.workers, openFilesLimit());
+    if (warning !== undefined) io.stderr.write(`load: warning: ${warning}\n`);
+  }
   const ticker = new Ticker(io.stderr, io.stderrIsTty, plan.durationMs);
   const run = { signal: io.signal, onSecond: (snapshot: Parameters<Ticker['update']>[0]) => ticker.update(snapshot) };
   let part: LoadPart;

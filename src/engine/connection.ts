@@ -205,6 +205,12 @@ export async function openStream(req: StreamRequest, callbacks: StreamCallbacks 
   }
 }
 
+/**
+ * Error codes of this machine's own limits: the tool's process ran out of file descriptors.
+ * The target did nothing wrong; a load run must say so rather than blame it.
+ */
+export const LOCAL_LIMIT_CODES: readonly string[] = ['EMFILE', 'ENFILE'];
+
 /** Error codes that mean nothing answered at all: no server there, or no route to it. */
 export const UNREACHABLE_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
 

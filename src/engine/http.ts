@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { UNREACHABLE_CODES, discard, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
+import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, discard, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
 export function createDispatcher(connectTimeoutMs: number): Dispatcher {
@@ -18,7 +18,8 @@ export interface HttpExchange {
 
 /** The target could not be reached at all: a value, so callers decide what it means for them. */
 export interface HttpFailure {
-  readonly failure: 'unreachable' | 'timeout' | 'reset' | 'abrupt-close';
+  /** `local-limit`: this process is out of file descriptors (the tool's limit, see `LOCAL_LIMIT_CODES`). */
+  readonly failure: 'unreachable' | 'timeout' | 'reset' | 'abrupt-close' | 'local-limit';
   readonly code: string;
   readonly message: string;
   readonly latencyMs: number;
@@ -70,6 +71,7 @@ export async function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFai
 /** A failed request's error code in the words the stream ends use. */
 export function failureKind(code: string): HttpFailure['failure'] {
   if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
+  if (LOCAL_LIMIT_CODES.includes(code)) return 'local-limit';
   if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
   return code === 'ECONNRESET' ? 'reset' : 'abrupt-close';
 }

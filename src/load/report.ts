@@ -96,6 +96,10 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
   const warnings: string[] = [];
+  const localLimitErrors = sumOf(Object.fromEntries(Object.entries(part.errors).filter(([kind]) => kind.endsWith('local-limit'))));
+  if (localLimitErrors > 0) {
+    warnings.push(`sse-doctor's own process ran out of file descriptors ${localLimitErrors} times (EMFILE): those errors are the tool's limit (ulimit -n), not the target's; spread the clients over more processes (--workers)`);
+  }
   if (lag.p99 > LAG_WARNING_MS || lag.max > STALL_WARNING_MS) {
     warnings.push(`sse-doctor's own event loop lagged (p99 ${lag.p99} ms, max ${lag.max} ms): latencies may be inflated by that much; spread the clients over more processes (--workers) or a longer --ramp`);
   }

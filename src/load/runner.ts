@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { createClientModel } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { errorCode, type StreamEnd } from '../engine/connection.js';
+import { errorCode, LOCAL_LIMIT_CODES, type StreamEnd } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
@@ -360,6 +360,9 @@ export function errorKind(end: StreamEnd): string | undefined {
       return `timeout-${end.phase}`;
     case 'clean-no-terminal':
       return 'closed-without-terminal';
+    case 'reset':
+    case 'abrupt-close':
+      return LOCAL_LIMIT_CODES.includes(end.code) ? 'local-limit' : end.kind;
     default:
       return end.kind;
   }

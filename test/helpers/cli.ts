@@ -13,6 +13,8 @@ export interface CliRun {
 export interface CliOptions {
   readonly cwd?: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** Runs the CLI under `ulimit -n` of this many files. */
+  readonly openFilesLimit?: number;
 }
 
 /**
@@ -20,7 +22,9 @@ export interface CliOptions {
  * The child is exposed for tests that read its output live or send it a signal.
  */
 export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcessWithoutNullStreams; exited: Promise<CliRun> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const command = [process.execPath, BIN, ...args];
+  const [file, ...argv] = options.openFilesLimit === undefined ? command : ['bash', '-c', 'ulimit -n "$0" && exec "$@"', String(options.openFilesLimit), ...command];
+  const child = spawn(file as string, argv, {
     cwd: options.cwd ?? tmpdir(),
     env: { ...process.env, NO_COLOR: '1', SSE_DOCTOR_AUTH: '', SSE_DOCTOR_OTHER_AUTH: '', SSE_DOCTOR_BASE_URL: '', GITHUB_ACTIONS: '', ...options.env },
   });
