@@ -1,4 +1,4 @@
-import { errors, request, type Dispatcher } from 'undici';
+import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
 import { SseDecoder, type SseEvent, type SseNotice } from './sseDecoder.js';
 
@@ -77,131 +77,185 @@ const BODY_EXCERPT_BYTES = 500;
  * Opens one SSE stream with undici and follows it to its end, classifying how it ended.
  * Errors of the target become a `StreamEnd`, never an exception.
  */
-export async function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
-  const clock = req.clock ?? systemClock;
-  const startedAt = clock.now();
-  const controller = new AbortController();
-  const onOuterAbort = () => controller.abort();
-  req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+export function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
+  return new Promise((resolve) => new StreamReader(req, callbacks, resolve).start());
+}
 
-  let events = 0;
-  let comments = 0;
-  let retryMs: number | undefined;
-  let terminalEvent: SseEvent | undefined;
-  let open: StreamOpen | undefined;
-  let lastEventId = req.lastEventId ?? '';
-  // Set by whichever watchdog stops the stream first; the read loop then reports it.
-  let stopReason: StreamEnd | undefined;
-  const stop = (reason: StreamEnd) => {
-    stopReason ??= reason;
-    controller.abort();
-  };
+/**
+ * One stream as an undici dispatch handler: bytes go from the socket parser straight into the
+ * SSE decoder, with no body stream, promise or abort controller in between. State lives in
+ * fields rather than closures, so ten thousand open streams cost ten thousand small objects.
+ */
+class StreamReader implements Dispatcher.DispatchHandler {
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private events = 0;
+  private comments = 0;
+  private retryMs: number | undefined;
+  private terminalEvent: SseEvent | undefined;
+  private open: StreamOpen | undefined;
+  private lastEventId: string;
+  private lastByteAt = 0;
+  /** Set by whichever watchdog stops the stream first; the end then reports it. */
+  private stopReason: StreamEnd | undefined;
+  private abortRequest: ((reason?: Error) => void) | undefined;
+  /** What the body is for: events, the excerpt of an error status, or nothing (being dropped). */
+  private body: 'events' | 'excerpt' | 'discard' = 'events';
+  private excerpt: Buffer[] = [];
+  private excerptBytes = 0;
+  private decoder: SseDecoder | undefined;
+  private maxDuration: NodeJS.Timeout | undefined;
+  private silence: NodeJS.Timeout | undefined;
+  private linger: NodeJS.Timeout | undefined;
+  private finished = false;
+  private readonly onOuterAbort = () => this.abortRequest?.();
 
-  const finish = (end: StreamEnd): StreamResult => {
-    req.signal?.removeEventListener('abort', onOuterAbort);
-    return { end, open, startedAt, endedAt: clock.now(), events, comments, lastEventId, terminalEvent, retryMs };
-  };
+  constructor(
+    private readonly req: StreamRequest,
+    private readonly callbacks: StreamCallbacks,
+    private readonly resolve: (result: StreamResult) => void,
+  ) {
+    this.clock = req.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+    this.lastEventId = req.lastEventId ?? '';
+  }
 
-  const maxDuration =
-    req.maxDurationMs && req.maxDurationMs > 0
-      ? setTimeout(() => stop({ kind: 'max-duration', durationMs: clock.now() - startedAt }), req.maxDurationMs)
-      : undefined;
-  try {
-    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
-    if (lastEventId !== '') headers['last-event-id'] = lastEventId;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(req.url, {
-        method: 'GET',
-        headers,
-        signal: controller.signal,
-        dispatcher: req.dispatcher,
-        headersTimeout: req.headersTimeoutMs,
-        bodyTimeout: 0,
-      });
-    } catch (error) {
-      return finish(stopReason ?? classifyRequestError(error, req.signal));
+  start(): void {
+    const { req } = this;
+    if (req.signal?.aborted) return this.finish({ kind: 'aborted' });
+    req.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    if (req.maxDurationMs && req.maxDurationMs > 0) {
+      this.maxDuration = setTimeout(() => this.stop({ kind: 'max-duration', durationMs: this.clock.now() - this.startedAt }), req.maxDurationMs);
     }
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
+    if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
+    try {
+      const url = new URL(req.url);
+      (req.dispatcher ?? getGlobalDispatcher()).dispatch(
+        { origin: url.origin, path: url.pathname + url.search, method: 'GET', headers, headersTimeout: req.headersTimeoutMs, bodyTimeout: 0 },
+        this,
+      );
+    } catch (error) {
+      this.onError(error as Error);
+    }
+  }
 
-    const headersAt = clock.now();
-    open = { status: response.statusCode, headers: flattenHeaders(response.headers), headersMs: headersAt - startedAt, t: headersAt };
-    callbacks.onOpen?.(open);
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortRequest = abort;
+    // A watchdog or the user may have stopped the stream before undici got this far.
+    if (this.stopReason !== undefined || this.req.signal?.aborted) abort();
+  }
 
-    if (response.statusCode !== 200) {
-      const bodyExcerpt = await readExcerpt(response.body);
-      return finish({
-        kind: 'http-error',
-        status: response.statusCode,
-        bodyExcerpt,
-        retryAfterSeconds: parseRetryAfter(open.headers['retry-after']),
-      });
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    const headersAt = this.clock.now();
+    const open: StreamOpen = { status: statusCode, headers: flattenHeaders(util.parseHeaders(rawHeaders)), headersMs: headersAt - this.startedAt, t: headersAt };
+    this.open = open;
+    this.callbacks.onOpen?.(open);
+    if (this.finished) return false;
+    if (statusCode !== 200) {
+      this.body = 'excerpt';
+      return true;
     }
     const contentType = open.headers['content-type'] ?? '';
     if (!/^text\/event-stream\b/i.test(contentType)) {
-      discard(response.body);
-      return finish({ kind: 'wrong-content-type', contentType });
+      this.drop({ kind: 'wrong-content-type', contentType });
+      return false;
     }
+    this.lastByteAt = headersAt;
+    this.decoder = this.newDecoder();
+    const { silenceTimeoutMs } = this.req;
+    if (silenceTimeoutMs > 0) {
+      this.silence = setInterval(() => {
+        const silentMs = this.clock.now() - this.lastByteAt;
+        if (silentMs >= silenceTimeoutMs) this.stop({ kind: 'silence', silentMs });
+      }, Math.max(10, Math.min(1000, silenceTimeoutMs / 4)));
+    }
+    return true;
+  }
 
-    let lingerTimer: NodeJS.Timeout | undefined;
+  onData(chunk: Buffer): boolean {
+    if (this.body === 'events') {
+      this.lastByteAt = this.clock.now();
+      this.decoder?.push(chunk, this.lastByteAt);
+    } else if (this.body === 'excerpt') {
+      this.excerpt.push(chunk);
+      this.excerptBytes += chunk.length;
+      if (this.excerptBytes >= BODY_EXCERPT_BYTES) this.endExcerpt();
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.body === 'excerpt') return this.endExcerpt();
+    this.decoder?.end(this.clock.now());
+    this.finish(this.stopReason ?? (this.terminalEvent ? { kind: 'clean-terminal' } : { kind: 'clean-no-terminal' }));
+  }
+
+  onError(error: Error): void {
+    if (this.body === 'excerpt' && this.open !== undefined) return this.endExcerpt();
+    const outer = this.req.signal;
+    this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
+  }
+
+  private newDecoder(): SseDecoder {
     // Read once here: with thousands of streams each event would otherwise reach into two more
     // objects (the request and the callbacks), and memory loads, not work, are the cost per event.
-    const { onEvent } = callbacks;
-    const { isTerminal } = req;
-    const decoder = new SseDecoder(
+    const { onEvent, onNotice } = this.callbacks;
+    const { isTerminal, closeAfterTerminalMs } = this.req;
+    return new SseDecoder(
       {
         onEvent: (event) => {
-          events++;
-          lastEventId = event.lastEventId;
+          this.events++;
+          this.lastEventId = event.lastEventId;
           onEvent?.(event);
-          if (terminalEvent === undefined && isTerminal?.(event)) {
-            terminalEvent = event;
-            if (req.closeAfterTerminalMs !== undefined) {
-              lingerTimer = setTimeout(
-                () => stop({ kind: 'lingered', afterTerminalMs: clock.now() - event.t }),
-                req.closeAfterTerminalMs,
-              );
+          if (this.terminalEvent === undefined && isTerminal?.(event)) {
+            this.terminalEvent = event;
+            if (closeAfterTerminalMs !== undefined) {
+              this.linger = setTimeout(() => this.stop({ kind: 'lingered', afterTerminalMs: this.clock.now() - event.t }), closeAfterTerminalMs);
             }
           }
         },
         onNotice: (notice) => {
-          if (notice.kind === 'comment') comments++;
-          if (notice.kind === 'retry') retryMs = notice.ms;
-          callbacks.onNotice?.(notice);
+          if (notice.kind === 'comment') this.comments++;
+          if (notice.kind === 'retry') this.retryMs = notice.ms;
+          onNotice?.(notice);
         },
-        onLineTooLong: (bytes) => stop({ kind: 'line-too-long', bytes }),
+        onLineTooLong: (bytes) => this.stop({ kind: 'line-too-long', bytes }),
       },
-      req.maxLineBytes,
-      lastEventId,
+      this.req.maxLineBytes,
+      this.lastEventId,
     );
+  }
 
-    let lastByteAt = headersAt;
-    const silence =
-      req.silenceTimeoutMs > 0
-        ? setInterval(() => {
-            const silentMs = clock.now() - lastByteAt;
-            if (silentMs >= req.silenceTimeoutMs) stop({ kind: 'silence', silentMs });
-          }, Math.max(10, Math.min(1000, req.silenceTimeoutMs / 4)))
-        : undefined;
-    try {
-      const end = await new Promise<StreamEnd>((resolve) => {
-        const body = response.body;
-        body.on('data', (chunk: Buffer) => {
-          lastByteAt = clock.now();
-          decoder.push(chunk, lastByteAt);
-        });
-        body.once('end', () => {
-          decoder.end(clock.now());
-          resolve(terminalEvent ? { kind: 'clean-terminal' } : { kind: 'clean-no-terminal' });
-        });
-        body.on('error', (error) => resolve(classifyBodyError(error, req.signal)));
-      });
-      return finish(stopReason ?? end);
-    } finally {
-      clearInterval(silence);
-      clearTimeout(lingerTimer);
-    }
-  } finally {
-    clearTimeout(maxDuration);
+  /** A watchdog stops the stream; its reason is the end, whatever undici reports next. */
+  private stop(reason: StreamEnd): void {
+    this.stopReason ??= reason;
+    this.abortRequest?.();
+  }
+
+  /** The status line said enough: keep the first bytes of the body as evidence, then drop it. */
+  private endExcerpt(): void {
+    const status = this.open?.status ?? 0;
+    const bodyExcerpt = Buffer.concat(this.excerpt).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
+    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfter(this.open?.headers['retry-after']) });
+  }
+
+  /** Ends with `end` and lets the connection go: what the body still holds is not wanted. */
+  private drop(end: StreamEnd): void {
+    this.body = 'discard';
+    this.finish(end);
+    this.abortRequest?.();
+  }
+
+  private finish(end: StreamEnd): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.maxDuration);
+    clearInterval(this.silence);
+    clearTimeout(this.linger);
+    this.req.signal?.removeEventListener('abort', this.onOuterAbort);
+    const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
+    this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });
   }
 }
 
@@ -246,22 +300,6 @@ export function errorCode(error: unknown): string {
     current = current.cause;
   }
   return fallback;
-}
-
-async function readExcerpt(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      if (size >= BODY_EXCERPT_BYTES) break;
-    }
-  } catch {
-    // The body is evidence only; a broken one still leaves the status to report.
-  }
-  discard(body);
-  return Buffer.concat(chunks).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
 }
 
 /** Drops a body we are done with; its late abort error is expected, not a crash. */
