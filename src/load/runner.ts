@@ -33,8 +33,8 @@ const CLIENTS_PER_SIGNAL = 64;
  * microtask queue and starve every timer, the run's deadline included.
  */
 const NO_ANSWER_PAUSE_MS = 1000;
-/** Arrivals of the open model cycle over this many signals, so a long run does not keep adding them. */
-const OPEN_MODEL_SIGNALS = 256;
+/** Clients (and the open model's arrivals) cycle over this many signals, so a long run does not keep adding them. */
+const SHARED_SIGNALS = 256;
 
 /** What one virtual client (or one arrival of the open model) runs with. */
 interface ClientSlot {
@@ -64,7 +64,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const budget = new RequestBudget(plan.maxRequests);
   const signals: AbortSignal[] = [];
   const signalOf = (client: number): AbortSignal => {
-    const index = Math.floor(client / CLIENTS_PER_SIGNAL) % OPEN_MODEL_SIGNALS;
+    const index = Math.floor(client / CLIENTS_PER_SIGNAL) % SHARED_SIGNALS;
     let signal = signals[index];
     if (signal === undefined) {
       const controller = new AbortController();
