@@ -96,7 +96,7 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
   const warnings: string[] = [];
-  const localLimitErrors = sumOf(Object.fromEntries(Object.entries(part.errors).filter(([kind]) => kind.endsWith('local-limit'))));
+  const localLimitErrors = Object.entries(part.errors).reduce((sum, [kind, count]) => (kind.endsWith('local-limit') ? sum + count : sum), 0);
   if (localLimitErrors > 0) {
     warnings.push(`sse-doctor's own process ran out of file descriptors ${localLimitErrors} times (EMFILE): those errors are the tool's limit (ulimit -n), not the target's; spread the clients over more processes (--workers)`);
   }

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { createClientModel } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { errorCode, LOCAL_LIMIT_CODES, type StreamEnd } from '../engine/connection.js';
+import { errorCode, type StreamEnd } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
@@ -262,9 +262,11 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     const tokenRequest = tokenRequestOf(generationId);
     while (!slot.signal.aborted && clock.now() < endsAt && (await spamOnce(tokenRequest, slot, undefined)));
   };
-  // Token spam arrivals share one pool: a connection per request would measure connect(), not the endpoint.
-  const spamArrival = async (arrival: number, intendedStart: number): Promise<boolean> => {
-    const slot = slotOf(arrival, connections.shared);
+  // Token spam arrivals share one pool (a connection per request would measure connect(), not the
+  // endpoint), so they share one slot too.
+  let spamSlot: ClientSlot | undefined;
+  const spamArrival = async (intendedStart: number): Promise<boolean> => {
+    const slot = (spamSlot ??= slotOf(0, connections.shared));
     if (sharedSpamId === undefined) {
       const ticket = budget.reserve(plan.ids === undefined ? 1 : 0);
       sharedSpamId = ticket === undefined ? Promise.resolve(undefined) : nextGenerationId(slot, ticket);
@@ -310,7 +312,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
         const wait = intendedStart - clock.now();
         if (wait > 0) await clock.sleep(wait, run.signal);
         if (run.signal.aborted) break;
-        const flow = plan.mode === 'token-spam' ? spamArrival(arrival, intendedStart) : arrivingClient(arrival, intendedStart);
+        const flow = plan.mode === 'token-spam' ? spamArrival(intendedStart) : arrivingClient(arrival, intendedStart);
         inFlight.add(flow);
         void flow.then((started) => {
           inFlight.delete(flow);
@@ -362,7 +364,8 @@ export function errorKind(end: StreamEnd): string | undefined {
       return 'closed-without-terminal';
     case 'reset':
     case 'abrupt-close':
-      return LOCAL_LIMIT_CODES.includes(end.code) ? 'local-limit' : end.kind;
+      // The same words as a failed request's: a connect this process could not make is `local-limit`.
+      return failureKind(end.code);
     default:
       return end.kind;
   }
