@@ -75,26 +75,19 @@ async function rawFlow(dispatcher: Dispatcher, baseUrl: string, directUrl: strin
     const token = await rawJson(dispatcher, `${baseUrl}/generations/generate/${created.id}/stream-token`, 'POST');
     streamUrl = new URL(String(token.stream_url), `${baseUrl}/`).href;
   }
-  const response = await request(streamUrl, { dispatcher, signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
-  onOpen();
-  const parser = createParser({ onEvent: () => {} });
-  const decoder = new TextDecoder();
-  try {
-    for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
-  } catch {
-    // Aborted at the end of the measurement.
-  }
+  await rawStream(streamUrl, signal, () => {}, dispatcher, onOpen);
 }
 
-/** The baseline's stream: request, parse, count. */
-async function rawStream(dispatcher: Dispatcher, url: string, signal: AbortSignal, onEvent: () => void): Promise<void> {
+/** The baseline's stream: request, parse, count, until the stream ends or `signal` stops it. */
+async function rawStream(url: string, signal: AbortSignal, onEvent: () => void, dispatcher?: Dispatcher, onOpen?: () => void): Promise<void> {
   const response = await request(url, { dispatcher, signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
+  onOpen?.();
   const parser = createParser({ onEvent });
   const decoder = new TextDecoder();
   try {
     for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
   } catch {
-    // Aborted at the end of the measurement.
+    // Stopped by `signal`: the end of the measurement.
   }
 }
 
@@ -189,7 +182,7 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
       // Like the tool: one keep-alive connection per client.
       const loop = async () => {
         const dispatcher = new Client(origin);
-        while (!stop.aborted) await rawStream(dispatcher, task.url, stop, () => events++).catch(() => {});
+        while (!stop.aborted) await rawStream(task.url, stop, () => events++, dispatcher).catch(() => {});
         await dispatcher.destroy();
       };
       await Promise.all(Array.from({ length: task.clients }, loop));
@@ -202,15 +195,7 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
     }
     case 'raw-fast': {
       let events = 0;
-      const signal = AbortSignal.timeout(task.durationMs);
-      const response = await request(task.url, { signal, headers: { accept: 'text/event-stream' }, bodyTimeout: 0 });
-      const parser = createParser({ onEvent: () => events++ });
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of response.body) parser.feed(decoder.decode(chunk as Buffer, { stream: true }));
-      } catch {
-        // The timeout ends the measurement.
-      }
+      await rawStream(task.url, AbortSignal.timeout(task.durationMs), () => events++);
       return done({ events });
     }
     case 'tool-spam': {
