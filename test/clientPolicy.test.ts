@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventSourceClient, naiveClient, retryDelay, robustClient, type AttemptOutcome, type ClientModel } from '../src/engine/clientPolicy.js';
+import { EventSourceClient, NaiveClient, retryDelay, RobustClient, type AttemptOutcome, type ClientModel } from '../src/engine/clientPolicy.js';
 import { virtualClock } from '../src/engine/clock.js';
 import type { StreamEnd } from '../src/engine/connection.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
@@ -20,14 +20,14 @@ async function schedule(model: ClientModel, outcome: AttemptOutcome, limit = 50)
 
 describe('robust client (CONTRACT.md client policy)', () => {
   it('backs off 2, 4, 8, 16, 32 s and gives up after 5 retries', async () => {
-    const run = await schedule(robustClient(contract), dropped());
+    const run = await schedule(new RobustClient(contract), dropped());
     expect(run.sleeps).toEqual([2000, 4000, 8000, 16000, 32000]);
     expect(run.stop).toMatchObject({ action: 'stop', gaveUp: true });
     expect(run.elapsed).toBe(62_000);
   });
 
   it('honours a configured retry count and schedule', async () => {
-    const run = await schedule(robustClient({ ...contract, maxRetries: 2, retryDelaysSeconds: [0.01, 0.02] }), dropped());
+    const run = await schedule(new RobustClient({ ...contract, maxRetries: 2, retryDelaysSeconds: [0.01, 0.02] }), dropped());
     expect(run.sleeps).toEqual([10, 20]);
   });
 
@@ -38,54 +38,54 @@ describe('robust client (CONTRACT.md client policy)', () => {
   });
 
   it.each([400, 401, 403, 404, 422])('never retries after a token %i', (status) => {
-    const decision = robustClient(contract).decide({ kind: 'token-refused', status, retryAfterSeconds: undefined });
+    const decision = new RobustClient(contract).decide({ kind: 'token-refused', status, retryAfterSeconds: undefined });
     expect(decision).toMatchObject({ action: 'stop', gaveUp: false });
   });
 
   it('never retries after a terminal event', () => {
-    expect(robustClient(contract).decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 3, serverRetryMs: undefined }).action).toBe('stop');
+    expect(new RobustClient(contract).decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 3, serverRetryMs: undefined }).action).toBe('stop');
   });
 
   it('waits Retry-After on 429, and 60 s when it is absent', async () => {
-    const withHeader = robustClient(contract).decide({ kind: 'token-refused', status: 429, retryAfterSeconds: 7 });
+    const withHeader = new RobustClient(contract).decide({ kind: 'token-refused', status: 429, retryAfterSeconds: 7 });
     expect(withHeader).toMatchObject({ action: 'retry', delayMs: 7000 });
-    const without = robustClient(contract).decide({ kind: 'token-refused', status: 429, retryAfterSeconds: undefined });
+    const without = new RobustClient(contract).decide({ kind: 'token-refused', status: 429, retryAfterSeconds: undefined });
     expect(without).toMatchObject({ action: 'retry', delayMs: 60_000 });
   });
 
   it('reconnects with a fresh token and Last-Event-ID, and restarts the count after progress', () => {
-    const model = robustClient(contract);
+    const model = new RobustClient(contract);
     expect(model.decide(dropped())).toMatchObject({ action: 'retry', retry: 1, delayMs: 2000, freshToken: true, resume: true });
     expect(model.decide(dropped())).toMatchObject({ retry: 2, delayMs: 4000 });
     expect(model.decide(dropped(undefined, 5))).toMatchObject({ retry: 1, delayMs: 2000 });
   });
 
   it('treats silence as a dropped connection and a wrong content type as final', () => {
-    expect(robustClient(contract).decide(dropped({ kind: 'silence', silentMs: 15000 })).action).toBe('retry');
-    expect(robustClient(contract).decide(dropped({ kind: 'wrong-content-type', contentType: 'text/html' })).action).toBe('stop');
-    expect(robustClient(contract).silenceMs).toBe(15_000);
+    expect(new RobustClient(contract).decide(dropped({ kind: 'silence', silentMs: 15000 })).action).toBe('retry');
+    expect(new RobustClient(contract).decide(dropped({ kind: 'wrong-content-type', contentType: 'text/html' })).action).toBe('stop');
+    expect(new RobustClient(contract).silenceMs).toBe(15_000);
   });
 });
 
 describe('naive client (the seed frontend)', () => {
   it('reconnects at once, with a new token, whatever happened, until a terminal event', async () => {
-    const run = await schedule(naiveClient(), { kind: 'token-refused', status: 400, retryAfterSeconds: undefined }, 20);
+    const run = await schedule(new NaiveClient(), { kind: 'token-refused', status: 400, retryAfterSeconds: undefined }, 20);
     expect(run.stop).toBeUndefined();
     expect(run.sleeps.every((ms) => ms === 0)).toBe(true);
-    expect(naiveClient().decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 1, serverRetryMs: undefined }).action).toBe('stop');
+    expect(new NaiveClient().decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 1, serverRetryMs: undefined }).action).toBe('stop');
   });
 });
 
 describe('EventSource client (WHATWG)', () => {
   it('reconnects to the same URL after 3 s, or after retry:, with no backoff', () => {
-    const model = eventSourceClient();
+    const model = new EventSourceClient();
     expect(model.decide(dropped())).toMatchObject({ action: 'retry', delayMs: 3000, freshToken: false, resume: true });
     expect(model.decide({ ...dropped(), serverRetryMs: 500 } as AttemptOutcome)).toMatchObject({ delayMs: 500 });
     expect(model.decide(dropped())).toMatchObject({ delayMs: 500 });
   });
 
   it('fails for good on a non-200 status or a wrong content type', () => {
-    expect(eventSourceClient().decide(dropped({ kind: 'http-error', status: 401, bodyExcerpt: '', retryAfterSeconds: undefined })).action).toBe('stop');
-    expect(eventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain' })).action).toBe('stop');
+    expect(new EventSourceClient().decide(dropped({ kind: 'http-error', status: 401, bodyExcerpt: '', retryAfterSeconds: undefined })).action).toBe('stop');
+    expect(new EventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain' })).action).toBe('stop');
   });
 });

@@ -29,6 +29,12 @@ beforeAll(async () => {
     '/500': (_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"boom"}'),
     '/429': (_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('{"detail":"slow down"}'),
     '/trickle': (_req, res) => writeChunks(res, [...'data: {"status":"completed"}\n\n'], 2),
+    '/heartbeats': (_req, res) => writeChunks(res, [...Array<string>(10).fill(': heartbeat\n\n'), 'data: {"status":"completed"}\n\n'], 40),
+    '/heartbeats-then-stall': (_req, res) => writeChunks(res, Array<string>(8).fill(': heartbeat\n\n'), 40, false),
+    '/heartbeats-forever': (_req, res) => {
+      res.writeHead(200, sseHeaders);
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(': heartbeat\n\n')), 30);
+    },
   });
 });
 afterAll(() => server.close());
@@ -73,6 +79,26 @@ describe('openStream classifies how a stream ended', () => {
     const result = await openStream(request('/stalled', { silenceTimeoutMs: 150 }));
     expect(result.end.kind).toBe('silence');
     expect(result.endedAt - result.startedAt).toBeLessThan(2000);
+  });
+
+  it('bytes that keep coming hold the silence watchdog off, past its first deadline', async () => {
+    const result = await openStream(request('/heartbeats', { silenceTimeoutMs: 150 }));
+    expect(result.end.kind).toBe('clean-terminal');
+    expect(result.comments).toBe(10);
+    expect(result.endedAt - result.startedAt).toBeGreaterThan(300);
+  });
+
+  it('silence after a run of heartbeats: the watchdog looks again after each deadline', async () => {
+    const result = await openStream(request('/heartbeats-then-stall', { silenceTimeoutMs: 150 }));
+    expect(result.end.kind).toBe('silence');
+    expect(result.comments).toBe(8);
+    expect(result.endedAt - result.startedAt).toBeGreaterThan(280);
+  });
+
+  it('a stream kept alive by heartbeats is still cut at the duration bound', async () => {
+    const result = await openStream(request('/heartbeats-forever', { silenceTimeoutMs: 100, maxDurationMs: 400 }));
+    expect(result.end).toMatchObject({ kind: 'max-duration' });
+    expect(result.comments).toBeGreaterThan(5);
   });
 
   it('a stream that never ends is cut at the duration bound', async () => {

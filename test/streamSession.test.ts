@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { naiveClient, robustClient } from '../src/engine/clientPolicy.js';
+import { NaiveClient, RobustClient } from '../src/engine/clientPolicy.js';
 import { virtualClock } from '../src/engine/clock.js';
 import { runStreamSession, type SessionOptions } from '../src/engine/streamSession.js';
 import { StreamObserver } from '../src/engine/streamObserver.js';
@@ -34,7 +34,7 @@ afterAll(() => server.close());
 function options(path: string, overrides: Partial<SessionOptions> = {}): SessionOptions {
   return {
     source: { kind: 'url', url: server.url(path) },
-    model: robustClient(profile.client),
+    model: new RobustClient(profile.client),
     profile,
     streamHeaders: {},
     maxLineBytes: 65_536,
@@ -64,7 +64,7 @@ describe('runStreamSession', () => {
   });
 
   it('bounds a naive client by the request bound', async () => {
-    const result = await runStreamSession(options('/always-empty', { model: naiveClient(), maxAttempts: 25 }));
+    const result = await runStreamSession(options('/always-empty', { model: new NaiveClient(), maxAttempts: 25 }));
     expect(result.connections).toBe(25);
     expect(result.stop.reason).toMatch(/request bound/);
   });

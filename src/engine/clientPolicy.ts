@@ -84,60 +84,85 @@ export function describeEnd(end: StreamEnd): string {
  * Last-Event-ID after 2, 4, 8, 16, 32 s, at most `maxRetries` times in a row, then give up.
  * A connection that delivered new events starts the count again.
  */
-export function robustClient(config: ProfileClient, random: () => number = Math.random): ClientModel {
-  let retriesInRow = 0;
-  const delaysMs = config.retryDelaysSeconds.map((seconds) => seconds * 1000);
-  const stop = (reason: string, gaveUp = false): PolicyDecision => ({ action: 'stop', reason, gaveUp });
-  const retryAfter = (reason: string, delayMs: number): PolicyDecision => {
-    retriesInRow++;
-    if (retriesInRow > config.maxRetries) return stop(`gave up after ${config.maxRetries} retries (last: ${reason})`, true);
-    return { action: 'retry', delayMs, reason, retry: retriesInRow, freshToken: true, resume: true };
-  };
-  const backoff = (reason: string): PolicyDecision =>
-    retryAfter(reason, retryDelay(retriesInRow + 1, delaysMs, config.jitter, random));
-  const rateLimited = (retryAfterSeconds: number | undefined): PolicyDecision => {
-    const seconds = retryAfterSeconds ?? config.rateLimitFallbackSeconds;
-    return retryAfter(`429 Too Many Requests: waiting ${seconds} s${retryAfterSeconds === undefined ? ' (no Retry-After, fallback)' : ' (Retry-After)'}`, seconds * 1000);
-  };
+export class RobustClient implements ClientModel {
+  readonly name = 'robust';
+  readonly silenceMs: number;
+  private readonly delaysMs: readonly number[];
+  private retriesInRow = 0;
 
-  return {
-    name: 'robust',
-    silenceMs: config.silenceSeconds * 1000,
-    decide(outcome) {
-      if (outcome.kind === 'token-refused') {
-        if (outcome.status === 429) return rateLimited(outcome.retryAfterSeconds);
-        if (config.stopStatuses.includes(outcome.status)) return stop(`token endpoint answered ${outcome.status}: not retrying`);
-        return backoff(`token endpoint answered ${outcome.status}`);
-      }
-      if (outcome.kind === 'token-failed') return backoff(`token request failed (${outcome.failure})`);
-      if (outcome.sawTerminal) return stop('terminal event received');
-      if (outcome.newEvents > 0) retriesInRow = 0;
-      const { end } = outcome;
-      if (end.kind === 'aborted') return stop('stopped by the user');
-      if (end.kind === 'http-error') {
-        if (end.status === 429) return rateLimited(end.retryAfterSeconds);
-        if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
-      }
-      if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
-      return backoff(describeEnd(end));
-    },
-  };
+  constructor(
+    private readonly config: ProfileClient,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.silenceMs = config.silenceSeconds * 1000;
+    this.delaysMs = delaysMsOf(config);
+  }
+
+  decide(outcome: AttemptOutcome): PolicyDecision {
+    const { config } = this;
+    if (outcome.kind === 'token-refused') {
+      if (outcome.status === 429) return this.rateLimited(outcome.retryAfterSeconds);
+      if (config.stopStatuses.includes(outcome.status)) return stop(`token endpoint answered ${outcome.status}: not retrying`);
+      return this.backoff(`token endpoint answered ${outcome.status}`);
+    }
+    if (outcome.kind === 'token-failed') return this.backoff(`token request failed (${outcome.failure})`);
+    if (outcome.sawTerminal) return stop('terminal event received');
+    if (outcome.newEvents > 0) this.retriesInRow = 0;
+    const { end } = outcome;
+    if (end.kind === 'aborted') return stop('stopped by the user');
+    if (end.kind === 'http-error') {
+      if (end.status === 429) return this.rateLimited(end.retryAfterSeconds);
+      if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
+    }
+    if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
+    return this.backoff(describeEnd(end));
+  }
+
+  private retryAfter(reason: string, delayMs: number): PolicyDecision {
+    this.retriesInRow++;
+    const { maxRetries } = this.config;
+    if (this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries (last: ${reason})`, true);
+    return { action: 'retry', delayMs, reason, retry: this.retriesInRow, freshToken: true, resume: true };
+  }
+
+  private backoff(reason: string): PolicyDecision {
+    return this.retryAfter(reason, retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random));
+  }
+
+  private rateLimited(retryAfterSeconds: number | undefined): PolicyDecision {
+    const seconds = retryAfterSeconds ?? this.config.rateLimitFallbackSeconds;
+    return this.retryAfter(`429 Too Many Requests: waiting ${seconds} s${retryAfterSeconds === undefined ? ' (no Retry-After, fallback)' : ' (Retry-After)'}`, seconds * 1000);
+  }
+}
+
+function stop(reason: string, gaveUp = false): PolicyDecision {
+  return { action: 'stop', reason, gaveUp };
+}
+
+/** A profile's retry schedule in ms, worked out once per profile rather than once per client. */
+const delaysMsByConfig = new WeakMap<ProfileClient, readonly number[]>();
+function delaysMsOf(config: ProfileClient): readonly number[] {
+  let delaysMs = delaysMsByConfig.get(config);
+  if (delaysMs === undefined) {
+    delaysMs = config.retryDelaysSeconds.map((seconds) => seconds * 1000);
+    delaysMsByConfig.set(config, delaysMs);
+  }
+  return delaysMs;
 }
 
 /** The seed's frontend: on every close or error, a new token and a reconnect at once, forever. */
-export function naiveClient(): ClientModel {
-  let retries = 0;
-  return {
-    name: 'naive',
-    silenceMs: 0,
-    decide(outcome) {
-      if (outcome.kind === 'stream' && outcome.sawTerminal) return { action: 'stop', reason: 'terminal event received', gaveUp: false };
-      if (outcome.kind === 'stream' && outcome.end.kind === 'aborted') return { action: 'stop', reason: 'stopped by the user', gaveUp: false };
-      retries++;
-      const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed (${outcome.failure})`;
-      return { action: 'retry', delayMs: 0, reason, retry: retries, freshToken: true, resume: false };
-    },
-  };
+export class NaiveClient implements ClientModel {
+  readonly name = 'naive';
+  readonly silenceMs = 0;
+  private retries = 0;
+
+  decide(outcome: AttemptOutcome): PolicyDecision {
+    if (outcome.kind === 'stream' && outcome.sawTerminal) return stop('terminal event received');
+    if (outcome.kind === 'stream' && outcome.end.kind === 'aborted') return stop('stopped by the user');
+    this.retries++;
+    const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed (${outcome.failure})`;
+    return { action: 'retry', delayMs: 0, reason, retry: this.retries, freshToken: true, resume: false };
+  }
 }
 
 const EVENTSOURCE_DEFAULT_RETRY_MS = 3000;
@@ -148,31 +173,28 @@ const EVENTSOURCE_DEFAULT_RETRY_MS = 3000;
  * limit; a non-200 status or a wrong content type fails the connection for good. The page's
  * code closes it on a terminal event, as any sane page does.
  */
-export function eventSourceClient(): ClientModel {
-  let retries = 0;
-  let retryMs = EVENTSOURCE_DEFAULT_RETRY_MS;
-  return {
-    name: 'eventsource',
-    silenceMs: 0,
-    decide(outcome) {
-      if (outcome.kind === 'token-refused') return { action: 'stop', reason: `token endpoint answered ${outcome.status}: the page gives up`, gaveUp: false };
-      if (outcome.kind === 'token-failed') return { action: 'stop', reason: `token request failed (${outcome.failure}): the page gives up`, gaveUp: false };
-      if (outcome.sawTerminal) return { action: 'stop', reason: 'terminal event received (the page closes the EventSource)', gaveUp: false };
-      const { end } = outcome;
-      if (end.kind === 'aborted') return { action: 'stop', reason: 'stopped by the user', gaveUp: false };
-      if (end.kind === 'http-error' || end.kind === 'wrong-content-type') {
-        return { action: 'stop', reason: `${describeEnd(end)}: EventSource fails the connection, no reconnect`, gaveUp: false };
-      }
-      // The spec lets `retry:` change the reconnection time for the rest of the EventSource's life.
-      if (outcome.serverRetryMs !== undefined) retryMs = outcome.serverRetryMs;
-      retries++;
-      return { action: 'retry', delayMs: retryMs, reason: describeEnd(end), retry: retries, freshToken: false, resume: true };
-    },
-  };
+export class EventSourceClient implements ClientModel {
+  readonly name = 'eventsource';
+  readonly silenceMs = 0;
+  private retries = 0;
+  private retryMs = EVENTSOURCE_DEFAULT_RETRY_MS;
+
+  decide(outcome: AttemptOutcome): PolicyDecision {
+    if (outcome.kind === 'token-refused') return stop(`token endpoint answered ${outcome.status}: the page gives up`);
+    if (outcome.kind === 'token-failed') return stop(`token request failed (${outcome.failure}): the page gives up`);
+    if (outcome.sawTerminal) return stop('terminal event received (the page closes the EventSource)');
+    const { end } = outcome;
+    if (end.kind === 'aborted') return stop('stopped by the user');
+    if (end.kind === 'http-error' || end.kind === 'wrong-content-type') return stop(`${describeEnd(end)}: EventSource fails the connection, no reconnect`);
+    // The spec lets `retry:` change the reconnection time for the rest of the EventSource's life.
+    if (outcome.serverRetryMs !== undefined) this.retryMs = outcome.serverRetryMs;
+    this.retries++;
+    return { action: 'retry', delayMs: this.retryMs, reason: describeEnd(end), retry: this.retries, freshToken: false, resume: true };
+  }
 }
 
 export function createClientModel(name: ClientModelName, config: ProfileClient, random?: () => number): ClientModel {
-  if (name === 'naive') return naiveClient();
-  if (name === 'eventsource') return eventSourceClient();
-  return robustClient(config, random);
+  if (name === 'naive') return new NaiveClient();
+  if (name === 'eventsource') return new EventSourceClient();
+  return new RobustClient(config, random);
 }

@@ -1,6 +1,6 @@
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
-import { SseDecoder, type SseEvent, type SseNotice } from './sseDecoder.js';
+import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
 /** How one SSE connection ended. Every kind but `aborted` is something the target did. */
 export type StreamEnd =
@@ -81,12 +81,17 @@ export function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}):
   return new Promise((resolve) => new StreamReader(req, callbacks, resolve).start());
 }
 
+/** The watchdog never sleeps less than this between checks, even when a deadline is overdue by the clock. */
+const MIN_WATCHDOG_MS = 10;
+
 /**
  * One stream as an undici dispatch handler: bytes go from the socket parser straight into the
  * SSE decoder, with no body stream, promise or abort controller in between. State lives in
- * fields rather than closures, so ten thousand open streams cost ten thousand small objects.
+ * fields and methods rather than closures, and one timer watches every deadline (duration cap,
+ * silence, linger after the terminal event), so ten thousand open streams cost ten thousand
+ * small objects.
  */
-class StreamReader implements Dispatcher.DispatchHandler {
+class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private readonly clock: Clock;
   private readonly startedAt: number;
   private events = 0;
@@ -101,14 +106,13 @@ class StreamReader implements Dispatcher.DispatchHandler {
   private abortRequest: ((reason?: Error) => void) | undefined;
   /** What the body is for: events, the excerpt of an error status, or nothing (being dropped). */
   private body: 'events' | 'excerpt' | 'discard' = 'events';
-  private excerpt: Buffer[] = [];
+  private excerpt: Buffer[] | undefined;
   private excerptBytes = 0;
   private decoder: SseDecoder | undefined;
-  private maxDuration: NodeJS.Timeout | undefined;
-  private silence: NodeJS.Timeout | undefined;
-  private linger: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
   private finished = false;
-  private readonly onOuterAbort = () => this.abortRequest?.();
+  /** The outer signal's abort listener and the watchdog's timer callback, in one closure. */
+  private readonly wake = () => this.checkDeadlines();
 
   constructor(
     private readonly req: StreamRequest,
@@ -123,10 +127,8 @@ class StreamReader implements Dispatcher.DispatchHandler {
   start(): void {
     const { req } = this;
     if (req.signal?.aborted) return this.finish({ kind: 'aborted' });
-    req.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
-    if (req.maxDurationMs && req.maxDurationMs > 0) {
-      this.maxDuration = setTimeout(() => this.stop({ kind: 'max-duration', durationMs: this.clock.now() - this.startedAt }), req.maxDurationMs);
-    }
+    req.signal?.addEventListener('abort', this.wake, { once: true });
+    this.armWatchdog();
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
@@ -154,6 +156,7 @@ class StreamReader implements Dispatcher.DispatchHandler {
     if (this.finished) return false;
     if (statusCode !== 200) {
       this.body = 'excerpt';
+      this.excerpt = [];
       return true;
     }
     const contentType = open.headers['content-type'] ?? '';
@@ -162,14 +165,8 @@ class StreamReader implements Dispatcher.DispatchHandler {
       return false;
     }
     this.lastByteAt = headersAt;
-    this.decoder = this.newDecoder();
-    const { silenceTimeoutMs } = this.req;
-    if (silenceTimeoutMs > 0) {
-      this.silence = setInterval(() => {
-        const silentMs = this.clock.now() - this.lastByteAt;
-        if (silentMs >= silenceTimeoutMs) this.stop({ kind: 'silence', silentMs });
-      }, Math.max(10, Math.min(1000, silenceTimeoutMs / 4)));
-    }
+    this.decoder = new SseDecoder(this, this.req.maxLineBytes, this.lastEventId);
+    if (this.req.silenceTimeoutMs > 0) this.armWatchdog();
     return true;
   }
 
@@ -177,7 +174,7 @@ class StreamReader implements Dispatcher.DispatchHandler {
     if (this.body === 'events') {
       this.lastByteAt = this.clock.now();
       this.decoder?.push(chunk, this.lastByteAt);
-    } else if (this.body === 'excerpt') {
+    } else if (this.excerpt !== undefined) {
       this.excerpt.push(chunk);
       this.excerptBytes += chunk.length;
       if (this.excerptBytes >= BODY_EXCERPT_BYTES) this.endExcerpt();
@@ -197,34 +194,55 @@ class StreamReader implements Dispatcher.DispatchHandler {
     this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
   }
 
-  private newDecoder(): SseDecoder {
-    // Read once here: with thousands of streams each event would otherwise reach into two more
-    // objects (the request and the callbacks), and memory loads, not work, are the cost per event.
-    const { onEvent, onNotice } = this.callbacks;
-    const { isTerminal, closeAfterTerminalMs } = this.req;
-    return new SseDecoder(
-      {
-        onEvent: (event) => {
-          this.events++;
-          this.lastEventId = event.lastEventId;
-          onEvent?.(event);
-          if (this.terminalEvent === undefined && isTerminal?.(event)) {
-            this.terminalEvent = event;
-            if (closeAfterTerminalMs !== undefined) {
-              this.linger = setTimeout(() => this.stop({ kind: 'lingered', afterTerminalMs: this.clock.now() - event.t }), closeAfterTerminalMs);
-            }
-          }
-        },
-        onNotice: (notice) => {
-          if (notice.kind === 'comment') this.comments++;
-          if (notice.kind === 'retry') this.retryMs = notice.ms;
-          onNotice?.(notice);
-        },
-        onLineTooLong: (bytes) => this.stop({ kind: 'line-too-long', bytes }),
-      },
-      this.req.maxLineBytes,
-      this.lastEventId,
-    );
+  /** From the decoder (see `SseDecoderCallbacks`). */
+  onEvent(event: SseEvent): void {
+    this.events++;
+    this.lastEventId = event.lastEventId;
+    this.callbacks.onEvent?.(event);
+    if (this.terminalEvent === undefined && this.req.isTerminal?.(event)) {
+      this.terminalEvent = event;
+      if (this.req.closeAfterTerminalMs !== undefined) this.armWatchdog();
+    }
+  }
+
+  onNotice(notice: SseNotice): void {
+    if (notice.kind === 'comment') this.comments++;
+    if (notice.kind === 'retry') this.retryMs = notice.ms;
+    this.callbacks.onNotice?.(notice);
+  }
+
+  onLineTooLong(bytes: number): void {
+    this.stop({ kind: 'line-too-long', bytes });
+  }
+
+  /**
+   * The watchdog's next check: the earliest deadline still pending. The duration cap counts
+   * from the request, silence from the last byte, lingering from the terminal event.
+   */
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    let due = Infinity;
+    if (maxDurationMs) due = this.startedAt + maxDurationMs;
+    if (silenceTimeoutMs > 0 && this.decoder !== undefined) due = Math.min(due, this.lastByteAt + silenceTimeoutMs);
+    if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined) due = Math.min(due, this.terminalEvent.t + closeAfterTerminalMs);
+    if (due !== Infinity) this.watchdog = setTimeout(this.wake, Math.max(MIN_WATCHDOG_MS, due - this.clock.now()));
+  }
+
+  /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
+  private checkDeadlines(): void {
+    if (this.finished) return;
+    if (this.req.signal?.aborted) return this.abortRequest?.();
+    const now = this.clock.now();
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    if (maxDurationMs && now - this.startedAt >= maxDurationMs) return this.stop({ kind: 'max-duration', durationMs: now - this.startedAt });
+    if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined && now - this.terminalEvent.t >= closeAfterTerminalMs) {
+      return this.stop({ kind: 'lingered', afterTerminalMs: now - this.terminalEvent.t });
+    }
+    if (silenceTimeoutMs > 0 && this.decoder !== undefined && now - this.lastByteAt >= silenceTimeoutMs) {
+      return this.stop({ kind: 'silence', silentMs: now - this.lastByteAt });
+    }
+    this.armWatchdog();
   }
 
   /** A watchdog stops the stream; its reason is the end, whatever undici reports next. */
@@ -236,7 +254,7 @@ class StreamReader implements Dispatcher.DispatchHandler {
   /** The status line said enough: keep the first bytes of the body as evidence, then drop it. */
   private endExcerpt(): void {
     const status = this.open?.status ?? 0;
-    const bodyExcerpt = Buffer.concat(this.excerpt).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
+    const bodyExcerpt = Buffer.concat(this.excerpt ?? []).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
     this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfter(this.open?.headers['retry-after']) });
   }
 
@@ -250,10 +268,8 @@ class StreamReader implements Dispatcher.DispatchHandler {
   private finish(end: StreamEnd): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.maxDuration);
-    clearInterval(this.silence);
-    clearTimeout(this.linger);
-    this.req.signal?.removeEventListener('abort', this.onOuterAbort);
+    clearTimeout(this.watchdog);
+    this.req.signal?.removeEventListener('abort', this.wake);
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });
   }

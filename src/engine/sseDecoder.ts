@@ -48,7 +48,6 @@ export class SseDecoder {
     initialLastEventId = '',
   ) {
     this.lastEventId = initialLastEventId;
-    const { onEvent } = callbacks;
     this.parser = createParser({
       maxBufferSize: maxLineBytes,
       onEvent: (message) => {
@@ -58,7 +57,7 @@ export class SseDecoder {
           return;
         }
         if (message.id !== undefined) this.lastEventId = message.id;
-        onEvent({
+        this.callbacks.onEvent({
           id: message.id,
           event: message.event,
           data: message.data,

@@ -3,9 +3,10 @@ import type { TargetOptions } from '../options/options.js';
 import type { Profile } from '../options/profiles.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
-import { openStream, type StreamCallbacks, type StreamEnd, type StreamResult } from './connection.js';
+import { openStream, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
+import type { SseEvent, SseNotice } from './sseDecoder.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
@@ -81,122 +82,170 @@ const DURATION_CAP_GRACE_MS = 5000;
  * One client following one stream to its end: token, connect, and on every end let the client
  * model decide whether and when to go again. Shared by `tail`, `replay` and `load`.
  */
-export async function runStreamSession(options: SessionOptions, callbacks: SessionCallbacks = {}): Promise<SessionResult> {
-  const clock = options.clock ?? systemClock;
-  const startedAt = clock.now();
-  const isTerminal = terminalEventTest(options.profile);
-  const maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  const { limits } = options.profile;
+export function runStreamSession(options: SessionOptions, callbacks: SessionCallbacks = {}): Promise<SessionResult> {
+  return new StreamSession(options, callbacks).run();
+}
+
+/** What a token request led to: a stream URL to connect to, or an outcome for the client model. */
+type TokenStep = { readonly url: string } | { readonly outcome: AttemptOutcome } | { readonly stop: SessionResult };
+
+/**
+ * A session's state in fields, and the session itself as the connection's callbacks: a load
+ * run holds thousands of these open at once, so nothing here is a closure or an object per event.
+ */
+class StreamSession implements StreamCallbacks {
+  private readonly clock: Clock;
+  private readonly startedAt: number;
+  private readonly isTerminal: (event: SseEvent) => boolean;
+  private readonly maxAttempts: number;
   // A Map while counting: a status used as an object key makes V8 allocate elements up to it (2.5 KiB for a 200).
-  const responses = new Map<number, number>();
-  const streams: StreamResult[] = [];
-  let tokenRequests = 0;
-  let retries = 0;
-  let lastEventId = '';
-  let streamUrl: string | undefined;
-  let answered = false;
-  let sawTerminal = false;
-  let lastEnd: StreamEnd | undefined;
-  let resume = false;
-  let freshTokenNext = true;
-  let attempts = 0;
+  private readonly responses = new Map<number, number>();
+  private readonly streams: StreamResult[] = [];
+  private tokenRequests = 0;
+  private retries = 0;
+  private lastEventId = '';
+  private streamUrl: string | undefined;
+  private answered = false;
+  private sawTerminal = false;
+  private lastEnd: StreamEnd | undefined;
+  private resume = false;
+  private freshTokenNext = true;
 
-  const finish = (stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult => ({
-    connections: streams.length,
-    tokenRequests,
-    responses: Object.fromEntries(responses),
-    retries,
-    streams,
-    stop,
-    sawTerminal,
-    lastEventId,
-    lastEnd,
-    unreachable,
-    startedAt,
-    endedAt: clock.now(),
-  });
-  const count = (status: number) => {
-    responses.set(status, (responses.get(status) ?? 0) + 1);
-  };
-
-  for (;;) {
-    if (options.signal?.aborted) return finish({ action: 'stop', reason: 'stopped by the user', gaveUp: false });
-    if (attempts >= maxAttempts) return finish({ action: 'stop', reason: `request bound reached (${maxAttempts})`, gaveUp: true });
-    if (options.maxDurationMs !== undefined && clock.now() - startedAt >= options.maxDurationMs) {
-      return finish({ action: 'stop', reason: `duration bound reached (${options.maxDurationMs} ms)`, gaveUp: true });
-    }
-    attempts++;
-    let outcome: AttemptOutcome;
-    if (options.source.kind === 'url') streamUrl = options.source.url;
-    const needsToken = options.source.kind === 'token' && (streamUrl === undefined || freshTokenNext);
-    if (needsToken && options.source.kind === 'token') {
-      tokenRequests++;
-      const result = await options.source.api.requestToken(options.source.generationId, { signal: options.signal });
-      callbacks.onTokenResult?.(result);
-      if ('failure' in result) {
-        if (!answered && result.failure.failure === 'unreachable') {
-          return finish({ action: 'stop', reason: `unreachable (${result.failure.code})`, gaveUp: false }, result.failure);
-        }
-        outcome = { kind: 'token-failed', failure: `${result.failure.failure} ${result.failure.code}` };
-      } else {
-        answered = true;
-        count(result.exchange.status);
-        if (result.ok) {
-          streamUrl = result.token.streamUrl;
-          outcome = await connect(streamUrl);
-        } else {
-          outcome = { kind: 'token-refused', status: result.exchange.status, retryAfterSeconds: result.exchange.retryAfterSeconds };
-        }
-      }
-    } else {
-      outcome = await connect(streamUrl as string);
-    }
-    if (outcome.kind === 'stream' && outcome.end.kind === 'unreachable' && !answered) {
-      return finish({ action: 'stop', reason: `unreachable (${outcome.end.code})`, gaveUp: false }, { code: outcome.end.code, message: outcome.end.message });
-    }
-    const decision = options.model.decide(outcome);
-    callbacks.onDecision?.(decision);
-    if (decision.action === 'stop') return finish(decision);
-    retries++;
-    freshTokenNext = decision.freshToken;
-    resume = decision.resume;
-    if (decision.delayMs > 0) await clock.sleep(decision.delayMs, options.signal);
+  constructor(
+    private readonly options: SessionOptions,
+    private readonly callbacks: SessionCallbacks,
+  ) {
+    this.clock = options.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+    this.isTerminal = terminalEventTest(options.profile);
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
-  async function connect(url: string): Promise<AttemptOutcome> {
-    const sentLastEventId = resume ? lastEventId : '';
-    callbacks.onConnecting?.({ attempt: streams.length + 1, url, lastEventId: sentLastEventId });
-    const result = await openStream(
-      {
-        url,
-        headers: options.streamHeaders,
-        lastEventId: sentLastEventId,
-        silenceTimeoutMs: options.model.silenceMs,
-        maxDurationMs: limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS,
-        closeAfterTerminalMs: limits.closeAfterTerminalSeconds * 1000,
-        maxLineBytes: options.maxLineBytes,
-        headersTimeoutMs: options.headersTimeoutMs,
-        dispatcher: options.dispatcher,
-        signal: options.signal,
-        clock,
-        isTerminal,
-      },
-      {
-        onOpen: (open) => {
-          answered = true;
-          count(open.status);
-          callbacks.onOpen?.(open);
-        },
-        // Passed straight through: the connection counts its events, and a wrapper per event would cost more.
-        onEvent: callbacks.onEvent,
-        onNotice: callbacks.onNotice,
-      },
-    );
-    streams.push(result);
-    lastEnd = result.end;
-    if (result.lastEventId !== '') lastEventId = result.lastEventId;
-    if (result.terminalEvent) sawTerminal = true;
-    callbacks.onStreamEnd?.(result);
+  async run(): Promise<SessionResult> {
+    const { options } = this;
+    for (let attempts = 0; ; attempts++) {
+      const bound = this.boundReached(attempts);
+      if (bound !== undefined) return this.finish(bound);
+      if (options.source.kind === 'url') this.streamUrl = options.source.url;
+      let step: TokenStep = { url: this.streamUrl as string };
+      if (options.source.kind === 'token' && (this.streamUrl === undefined || this.freshTokenNext)) {
+        step = await this.requestToken(options.source.api, options.source.generationId);
+        if ('stop' in step) return step.stop;
+      }
+      let outcome: AttemptOutcome;
+      if ('outcome' in step) {
+        outcome = step.outcome;
+      } else {
+        const streamOutcome = this.streamEnded(await openStream(this.streamRequest(step.url), this));
+        const { end } = streamOutcome;
+        if (end.kind === 'unreachable' && !this.answered) {
+          return this.finish({ action: 'stop', reason: `unreachable (${end.code})`, gaveUp: false }, { code: end.code, message: end.message });
+        }
+        outcome = streamOutcome;
+      }
+      const decision = options.model.decide(outcome);
+      this.callbacks.onDecision?.(decision);
+      if (decision.action === 'stop') return this.finish(decision);
+      this.retries++;
+      this.freshTokenNext = decision.freshToken;
+      this.resume = decision.resume;
+      if (decision.delayMs > 0) await this.clock.sleep(decision.delayMs, options.signal);
+    }
+  }
+
+  /** The stop for a session past one of its bounds (the user's abort, attempts, duration), if it is. */
+  private boundReached(attempts: number): SessionStop | undefined {
+    const { signal, maxDurationMs } = this.options;
+    if (signal?.aborted) return { action: 'stop', reason: 'stopped by the user', gaveUp: false };
+    if (attempts >= this.maxAttempts) return { action: 'stop', reason: `request bound reached (${this.maxAttempts})`, gaveUp: true };
+    if (maxDurationMs !== undefined && this.clock.now() - this.startedAt >= maxDurationMs) {
+      return { action: 'stop', reason: `duration bound reached (${maxDurationMs} ms)`, gaveUp: true };
+    }
+    return undefined;
+  }
+
+  /** Its own step, so the token response is not held by the session while the stream runs. */
+  private async requestToken(api: GenerationsApi, generationId: string): Promise<TokenStep> {
+    this.tokenRequests++;
+    const result = await api.requestToken(generationId, { signal: this.options.signal });
+    this.callbacks.onTokenResult?.(result);
+    if ('failure' in result) {
+      if (!this.answered && result.failure.failure === 'unreachable') {
+        return { stop: this.finish({ action: 'stop', reason: `unreachable (${result.failure.code})`, gaveUp: false }, result.failure) };
+      }
+      return { outcome: { kind: 'token-failed', failure: `${result.failure.failure} ${result.failure.code}` } };
+    }
+    this.answered = true;
+    this.count(result.exchange.status);
+    if (result.ok) {
+      this.streamUrl = result.token.streamUrl;
+      return { url: result.token.streamUrl };
+    }
+    return { outcome: { kind: 'token-refused', status: result.exchange.status, retryAfterSeconds: result.exchange.retryAfterSeconds } };
+  }
+
+  private streamRequest(url: string): StreamRequest {
+    const { options } = this;
+    const { limits } = options.profile;
+    const lastEventId = this.resume ? this.lastEventId : '';
+    this.callbacks.onConnecting?.({ attempt: this.streams.length + 1, url, lastEventId });
+    return {
+      url,
+      headers: options.streamHeaders,
+      lastEventId,
+      silenceTimeoutMs: options.model.silenceMs,
+      maxDurationMs: limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS,
+      closeAfterTerminalMs: limits.closeAfterTerminalSeconds * 1000,
+      maxLineBytes: options.maxLineBytes,
+      headersTimeoutMs: options.headersTimeoutMs,
+      dispatcher: options.dispatcher,
+      signal: options.signal,
+      clock: this.clock,
+      isTerminal: this.isTerminal,
+    };
+  }
+
+  private streamEnded(result: StreamResult): Extract<AttemptOutcome, { kind: 'stream' }> {
+    this.streams.push(result);
+    this.lastEnd = result.end;
+    if (result.lastEventId !== '') this.lastEventId = result.lastEventId;
+    if (result.terminalEvent) this.sawTerminal = true;
+    this.callbacks.onStreamEnd?.(result);
     return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents: result.events, serverRetryMs: result.retryMs };
+  }
+
+  onOpen(open: StreamOpen): void {
+    this.answered = true;
+    this.count(open.status);
+    this.callbacks.onOpen?.(open);
+  }
+
+  onEvent(event: SseEvent): void {
+    this.callbacks.onEvent?.(event);
+  }
+
+  onNotice(notice: SseNotice): void {
+    this.callbacks.onNotice?.(notice);
+  }
+
+  private count(status: number): void {
+    this.responses.set(status, (this.responses.get(status) ?? 0) + 1);
+  }
+
+  private finish(stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult {
+    return {
+      connections: this.streams.length,
+      tokenRequests: this.tokenRequests,
+      responses: Object.fromEntries(this.responses),
+      retries: this.retries,
+      streams: this.streams,
+      stop,
+      sawTerminal: this.sawTerminal,
+      lastEventId: this.lastEventId,
+      lastEnd: this.lastEnd,
+      unreachable,
+      startedAt: this.startedAt,
+      endedAt: this.clock.now(),
+    };
   }
 }

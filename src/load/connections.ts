@@ -10,9 +10,11 @@ class ClientConnection extends Client {
   constructor(
     private readonly targetOrigin: string,
     private readonly elsewhere: Dispatcher,
+    /** One URL object for every client: undici keeps the object it is given, but parses a string into a new one each. */
+    targetUrl: URL,
     options: Client.Options,
   ) {
-    super(targetOrigin, options);
+    super(targetUrl, options);
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -28,6 +30,9 @@ export class ClientConnections {
   private readonly open = new Set<Dispatcher>();
   private readonly connector: buildConnector.connector;
   private readonly targetOrigin: string;
+  private readonly targetUrl: URL;
+  /** The loopback source addresses, as strings made once and shared by every client. */
+  private readonly sourceAddresses: readonly string[];
   /** Everything not bound to one client: other origins, and the open model's token spam. */
   readonly shared: Agent;
 
@@ -35,19 +40,21 @@ export class ClientConnections {
     targetUrl: string,
     connectTimeoutMs: number,
     /** First three octets of loopback source addresses to spread over; undefined = the system's choice. */
-    private readonly sourceNetwork: string | undefined,
+    sourceNetwork: string | undefined,
   ) {
     this.targetOrigin = new URL(targetUrl).origin;
+    this.targetUrl = new URL(this.targetOrigin);
+    this.sourceAddresses = sourceNetwork === undefined ? [] : Array.from({ length: SOURCE_ADDRESSES }, (_, index) => `${sourceNetwork}.${index + 1}`);
     this.connector = buildConnector({ timeout: connectTimeoutMs });
     this.shared = new Agent({ connect: { timeout: connectTimeoutMs }, pipelining: 1 });
   }
 
   /** A connection for virtual client number `client`. */
   connect(client: number): Dispatcher {
-    const connection = new ClientConnection(this.targetOrigin, this.shared, {
+    const connection = new ClientConnection(this.targetOrigin, this.shared, this.targetUrl, {
       connect: this.connector,
       pipelining: 1,
-      ...(this.sourceNetwork ? { localAddress: `${this.sourceNetwork}.${1 + (client % SOURCE_ADDRESSES)}` } : {}),
+      localAddress: this.sourceAddresses[client % SOURCE_ADDRESSES],
     });
     this.open.add(connection);
     return connection;

@@ -1,12 +1,13 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
-import { createClientModel } from '../engine/clientPolicy.js';
+import { createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { errorCode, type StreamEnd } from '../engine/connection.js';
+import { errorCode, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
-import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
+import type { SseEvent, SseNotice } from '../engine/sseDecoder.js';
+import { runStreamSession, sessionTarget, type SessionCallbacks } from '../engine/streamSession.js';
 import { ClientConnections } from './connections.js';
 import type { LoadPart, LoadSettings } from './part.js';
 import type { LoadPlan } from './plan.js';
@@ -99,18 +100,9 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     return id;
   };
 
-  const recordToken = (result: TokenResult, latencyMs: number, ticket: BudgetTicket) => {
-    recorder.counters.tokenRequests++;
-    ticket.spend();
-    if ('failure' in result) {
-      if (!run.signal.aborted) recorder.error(`token-${result.failure.failure}`);
-      return;
-    }
-    recorder.latency('tokenRequest', latencyMs);
-    const { status } = result.exchange;
-    recorder.answer('token', status);
-    if (!result.ok && status !== 429) recorder.error(`token-${status}`);
-  };
+  const measures: FlowContext = { recorder, clock, runSignal: run.signal, onStreamOpened: options.onStreamOpened };
+  // The generic profile's sessions differ only in their client model and bounds: their target is built once.
+  const urlTarget = directUrl === undefined ? undefined : sessionTarget(target, api, { kind: 'url', url: directUrl });
 
   /** One flow of the full client: a generation, then the session until the client model stops. */
   const streamFlow = async (slot: ClientSlot, intendedStart: number): Promise<boolean> => {
@@ -118,91 +110,30 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     const ticket = budget.reserve(requestsPerAttempt + (directUrl === undefined && plan.ids === undefined ? 1 : 0));
     if (ticket === undefined) return false;
     recorder.counters.flows++;
-    const { api, signal, dispatcher } = slot;
     try {
-      let source: StreamSource;
-      if (directUrl !== undefined) {
-        source = { kind: 'url', url: directUrl };
-      } else {
+      let sessionTargetOptions = urlTarget;
+      if (sessionTargetOptions === undefined) {
         const generationId = await nextGenerationId(slot, ticket);
         if (generationId === undefined) {
-          await clock.sleep(NO_ANSWER_PAUSE_MS, signal);
+          await clock.sleep(NO_ANSWER_PAUSE_MS, slot.signal);
           return true;
         }
-        source = { kind: 'token', api, generationId };
+        sessionTargetOptions = sessionTarget(target, slot.api, { kind: 'token', api: slot.api, generationId });
       }
-      let firstOfFlow = true;
-      let firstTokenOfFlow = true;
-      let connectedAt = 0;
-      let lastArrival = 0;
-      let eventOnConnection = false;
-      let streamIsOpen = false;
-      const arrived = (t: number) => {
-        if (lastArrival > 0) recorder.latency('gap', t - lastArrival);
-        lastArrival = t;
-      };
       const session = await runStreamSession(
         {
-          ...sessionTarget(target, api, source),
+          ...sessionTargetOptions,
           model: createClientModel(plan.client, profile.client),
-          dispatcher,
+          dispatcher: slot.dispatcher,
           clock,
-          signal,
+          signal: slot.signal,
           maxAttempts: budget.attemptsLeft(requestsPerAttempt),
           maxDurationMs: Math.max(0, endsAt - clock.now()),
         },
-        {
-          onTokenResult: (result) => {
-            // Under --rate the first token of a flow counts from when the client should have arrived.
-            const latencyMs = firstTokenOfFlow ? clock.now() - intendedStart : 'failure' in result ? 0 : result.exchange.latencyMs;
-            firstTokenOfFlow = false;
-            recordToken(result, latencyMs, ticket);
-          },
-          onConnecting: () => {
-            recorder.counters.connections++;
-            ticket.spend();
-            connectedAt = clock.now();
-            lastArrival = 0;
-            eventOnConnection = false;
-          },
-          onOpen: (open) => {
-            recorder.answer('stream', open.status);
-            recorder.latency('headers', open.headersMs);
-            if (open.status === 200 && /^text\/event-stream\b/i.test(open.headers['content-type'] ?? '')) {
-              streamIsOpen = true;
-              recorder.streamOpened();
-              options.onStreamOpened?.(recorder.open);
-            }
-          },
-          onEvent: (event) => {
-            recorder.counters.events++;
-            if (!eventOnConnection) recorder.latency('firstEvent', event.t - (firstOfFlow ? intendedStart : connectedAt));
-            eventOnConnection = true;
-            firstOfFlow = false;
-            arrived(event.t);
-          },
-          onNotice: (notice) => {
-            if (notice.kind !== 'comment') return;
-            recorder.counters.comments++;
-            arrived(notice.t);
-          },
-          onStreamEnd: (result) => {
-            if (streamIsOpen) {
-              streamIsOpen = false;
-              recorder.streamClosed();
-              // A stream cut by the end of the run would only drag the durations down.
-              if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
-            }
-            const kind = errorKind(result.end);
-            if (kind !== undefined) recorder.error(kind);
-          },
-          onDecision: (decision) => {
-            if (decision.action === 'retry') recorder.counters.reconnects++;
-          },
-        },
+        new FlowMeasures(measures, ticket, intendedStart),
       );
       // A session that never reached the server ends at once; starting over at once would spin.
-      if (session.unreachable) await clock.sleep(NO_ANSWER_PAUSE_MS, signal);
+      if (session.unreachable) await clock.sleep(NO_ANSWER_PAUSE_MS, slot.signal);
       return true;
     } finally {
       ticket.release();
@@ -368,6 +299,108 @@ export function errorKind(end: StreamEnd): string | undefined {
       return failureKind(end.code);
     default:
       return end.kind;
+  }
+}
+
+/** What every flow of a run records into. */
+interface FlowContext {
+  readonly recorder: LoadRecorder;
+  readonly clock: Clock;
+  /** The whole run's signal: failures after it aborted are the run ending, not errors. */
+  readonly runSignal: AbortSignal;
+  readonly onStreamOpened: ((open: number) => void) | undefined;
+}
+
+/**
+ * One flow's measurements, as its session's callbacks. State sits in fields of one object per
+ * flow, not in closures: a run holds as many of these as it has open streams.
+ */
+class FlowMeasures implements SessionCallbacks {
+  private firstOfFlow = true;
+  private firstTokenOfFlow = true;
+  private connectedAt = 0;
+  private lastArrival = 0;
+  private eventOnConnection = false;
+  private streamIsOpen = false;
+
+  constructor(
+    private readonly context: FlowContext,
+    private readonly ticket: BudgetTicket,
+    /** When the client should have started (under --rate, the schedule's time, not the actual one). */
+    private readonly intendedStart: number,
+  ) {}
+
+  onTokenResult(result: TokenResult): void {
+    const { recorder, clock } = this.context;
+    // Under --rate the first token of a flow counts from when the client should have arrived.
+    const latencyMs = this.firstTokenOfFlow ? clock.now() - this.intendedStart : 'failure' in result ? 0 : result.exchange.latencyMs;
+    this.firstTokenOfFlow = false;
+    recorder.counters.tokenRequests++;
+    this.ticket.spend();
+    if ('failure' in result) {
+      if (!this.context.runSignal.aborted) recorder.error(`token-${result.failure.failure}`);
+      return;
+    }
+    recorder.latency('tokenRequest', latencyMs);
+    const { status } = result.exchange;
+    recorder.answer('token', status);
+    if (!result.ok && status !== 429) recorder.error(`token-${status}`);
+  }
+
+  onConnecting(): void {
+    this.context.recorder.counters.connections++;
+    this.ticket.spend();
+    this.connectedAt = this.context.clock.now();
+    this.lastArrival = 0;
+    this.eventOnConnection = false;
+  }
+
+  onOpen(open: StreamOpen): void {
+    const { recorder, onStreamOpened } = this.context;
+    recorder.answer('stream', open.status);
+    recorder.latency('headers', open.headersMs);
+    if (open.status === 200 && /^text\/event-stream\b/i.test(open.headers['content-type'] ?? '')) {
+      this.streamIsOpen = true;
+      recorder.streamOpened();
+      onStreamOpened?.(recorder.open);
+    }
+  }
+
+  onEvent(event: SseEvent): void {
+    const { recorder } = this.context;
+    recorder.counters.events++;
+    if (!this.eventOnConnection) recorder.latency('firstEvent', event.t - (this.firstOfFlow ? this.intendedStart : this.connectedAt));
+    this.eventOnConnection = true;
+    this.firstOfFlow = false;
+    this.arrived(event.t);
+  }
+
+  onNotice(notice: SseNotice): void {
+    if (notice.kind !== 'comment') return;
+    this.context.recorder.counters.comments++;
+    this.arrived(notice.t);
+  }
+
+  onStreamEnd(result: StreamResult): void {
+    const { recorder } = this.context;
+    if (this.streamIsOpen) {
+      this.streamIsOpen = false;
+      recorder.streamClosed();
+      // A stream cut by the end of the run would only drag the durations down.
+      if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
+    }
+    const kind = errorKind(result.end);
+    if (kind !== undefined) recorder.error(kind);
+  }
+
+  onDecision(decision: PolicyDecision): void {
+    if (decision.action === 'retry') this.context.recorder.counters.reconnects++;
+  }
+
+  /** An event or a comment: the gap since the one before on this connection. */
+  private arrived(t: number): void {
+    if (this.lastArrival > 0) this.context.recorder.latency('gap', t - this.lastArrival);
+    this.lastArrival = t;
   }
 }
 
