@@ -34,6 +34,59 @@ describe('SseDecoder', () => {
     expect(split.notices).toContain('comment');
   });
 
+  it('decodes bad and cut-off UTF-8 as a TextDecoder does, in chunks of any size', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('data: '),
+      Buffer.from([0xe2, 0x82, 0x41, 0xc0, 0xaf, 0xf0, 0x9f, 0x98, 0x80, 0xed, 0xa0, 0x80, 0xf8, 0x80, 0xe0, 0x80, 0x42, 0xff]),
+      Buffer.from(' é ✓ 🚀\n\ndata: cut '),
+      Buffer.from([0xf0, 0x9f, 0x98]),
+    ]);
+    const expected = new TextDecoder().decode(bytes).split('\n\n').map((block) => block.slice('data: '.length));
+    expect(expected[1]).toBe('cut \uFFFD');
+    for (const size of [1, 2, 3, 4, 5, 7, 64]) {
+      const data: string[] = [];
+      const decoder = new SseDecoder(
+        {
+          onEvent: (event) => data.push(event.data),
+          onNotice: (notice) => notice.kind === 'unterminated-event' && data.push(notice.data),
+          onLineTooLong: () => {},
+        },
+        1 << 20,
+      );
+      for (const piece of splitBytes(bytes, size)) decoder.push(piece, 0);
+      decoder.end(0);
+      expect(data).toEqual(expected);
+    }
+  });
+
+  it('keeps streams apart when their events are cut mid-way and interleaved (parsers are shared between events)', () => {
+    const seen = (name: string, log: string[]) => ({
+      onEvent: (event: SseEvent) => log.push(`${name}:${event.data}`),
+      onNotice: (notice: SseNotice) => notice.kind === 'comment' && log.push(`${name}:#${notice.text}`),
+      onLineTooLong: () => log.push(`${name}:too long`),
+    });
+    const log: string[] = [];
+    const a = new SseDecoder(seen('a', log), 1 << 20);
+    const b = new SseDecoder(seen('b', log), 1 << 20);
+    const c = new SseDecoder(seen('c', log), 16);
+    const feeds: [SseDecoder, string][] = [
+      [a, 'data: a1\r'],
+      [b, 'data: b1\r\n\r\n'],
+      [a, '\ndata: a2\r\n\r'],
+      [c, 'data: c1\n\n: hi\n\ndata: c'],
+      [b, 'data: b'],
+      [a, '\n'],
+      [c, 'x'.repeat(20)],
+      [b, '2\n\n'],
+      [a, 'id'],
+      [b, ': bye\n\n'],
+      [a, ': 3\ndata: a3\n\n'],
+    ];
+    for (const [decoder, text] of feeds) decoder.push(Buffer.from(text), 0);
+    for (const decoder of [a, b, c]) decoder.end(0);
+    expect(log).toEqual(['b:b1', 'c:c1', 'c:#hi', 'a:a1\na2', 'c:too long', 'b:b2', 'b:#bye', 'a:a3']);
+  });
+
   it('strips exactly one BOM: a second one makes the first field unknown', () => {
     expect(decode('\uFEFFdata: a\n\n').events.map((e) => e.data)).toEqual(['a']);
     const twice = decode('\uFEFF\uFEFFdata: a\n\ndata: b\n\n');

@@ -98,8 +98,12 @@ class StreamSession implements StreamCallbacks {
   private readonly startedAt: number;
   private readonly isTerminal: (event: SseEvent) => boolean;
   private readonly maxAttempts: number;
-  // A Map while counting: a status used as an object key makes V8 allocate elements up to it (2.5 KiB for a 200).
-  private readonly responses = new Map<number, number>();
+  /**
+   * Responses by status, as [status, count] pairs. Not an object: a status used as a key makes V8
+   * allocate elements up to it (2.5 KiB for a 200); nor a Map, whose table alone is 150 bytes,
+   * when a session sees one or two statuses.
+   */
+  private responses: [status: number, count: number][] = [];
   private readonly streams: StreamResult[] = [];
   private tokenRequests = 0;
   private retries = 0;
@@ -229,7 +233,10 @@ class StreamSession implements StreamCallbacks {
   }
 
   private count(status: number): void {
-    this.responses.set(status, (this.responses.get(status) ?? 0) + 1);
+    const pair = this.responses.find(([seen]) => seen === status);
+    if (pair) pair[1]++;
+    // A new array of the exact size: pushing would reserve room for 16 more.
+    else this.responses = this.responses.concat([[status, 1]]);
   }
 
   private finish(stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult {

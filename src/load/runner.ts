@@ -104,39 +104,47 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   // The generic profile's sessions differ only in their client model and bounds: their target is built once.
   const urlTarget = directUrl === undefined ? undefined : sessionTarget(target, api, { kind: 'url', url: directUrl });
 
-  /** One flow of the full client: a generation, then the session until the client model stops. */
-  const streamFlow = async (slot: ClientSlot, intendedStart: number): Promise<boolean> => {
+  /**
+   * A virtual client's flows: a generation, then the session until the client model stops; and
+   * again until the run ends (`repeat`, the closed model) or just once (an arrival of the open
+   * model). False when the request budget leaves no room for another flow. One loop in one frame:
+   * a run holds one of these suspended for every open stream.
+   */
+  const clientFlows = async (slot: ClientSlot, firstIntendedStart: number, repeat: boolean): Promise<boolean> => {
     const requestsPerAttempt = (directUrl === undefined ? 1 : 0) + 1;
-    const ticket = budget.reserve(requestsPerAttempt + (directUrl === undefined && plan.ids === undefined ? 1 : 0));
-    if (ticket === undefined) return false;
-    recorder.counters.flows++;
-    try {
-      let sessionTargetOptions = urlTarget;
-      if (sessionTargetOptions === undefined) {
-        const generationId = await nextGenerationId(slot, ticket);
-        if (generationId === undefined) {
-          await clock.sleep(NO_ANSWER_PAUSE_MS, slot.signal);
-          return true;
+    let intendedStart = firstIntendedStart;
+    for (;;) {
+      const ticket = budget.reserve(requestsPerAttempt + (directUrl === undefined && plan.ids === undefined ? 1 : 0));
+      if (ticket === undefined) return false;
+      recorder.counters.flows++;
+      try {
+        const generationId = urlTarget === undefined ? await nextGenerationId(slot, ticket) : undefined;
+        const sessionTargetOptions = generationId === undefined ? urlTarget : sessionTarget(target, slot.api, { kind: 'token', api: slot.api, generationId });
+        // No generation (the create failed) or a session that never reached the server: starting over at once would spin.
+        let pause = sessionTargetOptions === undefined;
+        if (sessionTargetOptions !== undefined) {
+          const session = await runStreamSession(
+            {
+              ...sessionTargetOptions,
+              model: createClientModel(plan.client, profile.client),
+              dispatcher: slot.dispatcher,
+              clock,
+              signal: slot.signal,
+              maxAttempts: budget.attemptsLeft(requestsPerAttempt),
+              maxDurationMs: Math.max(0, endsAt - clock.now()),
+            },
+            new FlowMeasures(measures, ticket, intendedStart),
+          );
+          pause = session.unreachable !== undefined;
         }
-        sessionTargetOptions = sessionTarget(target, slot.api, { kind: 'token', api: slot.api, generationId });
+        if (pause) await clock.sleep(NO_ANSWER_PAUSE_MS, slot.signal);
+      } finally {
+        ticket.release();
       }
-      const session = await runStreamSession(
-        {
-          ...sessionTargetOptions,
-          model: createClientModel(plan.client, profile.client),
-          dispatcher: slot.dispatcher,
-          clock,
-          signal: slot.signal,
-          maxAttempts: budget.attemptsLeft(requestsPerAttempt),
-          maxDurationMs: Math.max(0, endsAt - clock.now()),
-        },
-        new FlowMeasures(measures, ticket, intendedStart),
-      );
-      // A session that never reached the server ends at once; starting over at once would spin.
-      if (session.unreachable) await clock.sleep(NO_ANSWER_PAUSE_MS, slot.signal);
-      return true;
-    } finally {
-      ticket.release();
+      // The clock is checked too: flows that end without I/O (a session past its time bound)
+      // would otherwise loop on the microtask queue before the deadline timer can fire.
+      if (!repeat || run.signal.aborted || clock.now() >= endsAt) return true;
+      intendedStart = clock.now();
     }
   };
 
@@ -212,7 +220,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const arrivingClient = async (arrival: number, intendedStart: number): Promise<boolean> => {
     const dispatcher = connections.connect(arrival);
     try {
-      return await streamFlow(slotOf(arrival, dispatcher), intendedStart);
+      return await clientFlows(slotOf(arrival, dispatcher), intendedStart, false);
     } finally {
       await connections.release(dispatcher);
     }
@@ -222,15 +230,13 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   try {
     if (plan.arrival.kind === 'closed') {
       const { clients } = plan.arrival;
-      const closedClient = async (client: number) => {
+      const closedClient = async (client: number): Promise<unknown> => {
         const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
         if (startDelay > 0) await clock.sleep(startDelay, run.signal);
-        if (run.signal.aborted) return;
+        if (run.signal.aborted || clock.now() >= endsAt) return;
         const slot = slotOf(client, connections.connect(client));
-        if (plan.mode === 'token-spam') return spamClosed(slot);
-        // The clock is checked too: flows that end without I/O (a session past its time bound)
-        // would otherwise loop on the microtask queue before the deadline timer can fire.
-        while (!run.signal.aborted && clock.now() < endsAt && (await streamFlow(slot, clock.now())));
+        // Returned, not awaited: this frame ends here instead of staying suspended under the client's streams.
+        return plan.mode === 'token-spam' ? spamClosed(slot) : clientFlows(slot, clock.now(), true);
       };
       await Promise.all(Array.from({ length: clients }, (_, client) => closedClient(client)));
     } else {
