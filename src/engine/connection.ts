@@ -318,12 +318,6 @@ export function errorCode(error: unknown): string {
   return fallback;
 }
 
-/** Drops a body we are done with; its late abort error is expected, not a crash. */
-export function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
 /** `Retry-After` in seconds (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
 export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;

@@ -1,5 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
-import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, discard, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
+import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
+import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
 export function createDispatcher(connectTimeoutMs: number): Dispatcher {
@@ -37,34 +37,102 @@ export interface JsonRequest {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-export async function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFailure> {
-  const started = performance.now();
-  const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
-  if (req.body !== undefined) headers['content-type'] = 'application/json';
-  try {
-    const response = await request(req.url, {
-      method: req.method,
-      headers,
-      body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      dispatcher: req.dispatcher,
-      headersTimeout: req.headersTimeoutMs,
-      bodyTimeout: req.headersTimeoutMs,
-      signal: req.signal,
-    });
-    const bodyText = await readCapped(response.body);
-    const flat = flattenHeaders(response.headers);
-    return {
-      status: response.statusCode,
-      headers: flat,
-      bodyText,
-      json: parseJsonOrUndefined(bodyText),
-      latencyMs: performance.now() - started,
-      retryAfterSeconds: parseRetryAfter(flat['retry-after']),
-    };
-  } catch (error) {
+/**
+ * One JSON request and its answer, or the failure to get one; never throws. The body is read up
+ * to 64 KiB; past that, what was read is the answer.
+ */
+export function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFailure> {
+  return new Promise((resolve) => new JsonExchange(req, resolve).start());
+}
+
+/**
+ * A JSON request as an undici dispatch handler, like the stream reader: the body goes from the
+ * HTTP parser into a list of chunks, with no body stream or iterator in between. A load run
+ * makes two of these per flow, and what they leave behind fragments the heap its streams live in.
+ */
+class JsonExchange implements Dispatcher.DispatchHandler {
+  private readonly started = performance.now();
+  private status = 0;
+  private headers: Record<string, string> = {};
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private abortRequest: ((reason?: Error) => void) | undefined;
+  private finished = false;
+  private readonly onOuterAbort = () => this.abortRequest?.();
+
+  constructor(
+    private readonly req: JsonRequest,
+    private readonly resolve: (result: HttpExchange | HttpFailure) => void,
+  ) {}
+
+  start(): void {
+    const { req } = this;
+    if (req.signal?.aborted) return this.onError(new errors.RequestAbortedError());
+    req.signal?.addEventListener('abort', this.onOuterAbort, { once: true });
+    const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const url = new URL(req.url);
+      (req.dispatcher ?? getGlobalDispatcher()).dispatch(
+        {
+          origin: url.origin,
+          path: url.pathname + url.search,
+          method: req.method,
+          headers,
+          body: req.body === undefined ? undefined : JSON.stringify(req.body),
+          headersTimeout: req.headersTimeoutMs,
+          bodyTimeout: req.headersTimeoutMs,
+        },
+        this,
+      );
+    } catch (error) {
+      this.onError(error as Error);
+    }
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.req.signal?.aborted) abort();
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.status = statusCode;
+    this.headers = flattenHeaders(util.parseHeaders(rawHeaders));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.size > MAX_BODY_BYTES) {
+      this.answer();
+      this.abortRequest?.();
+      return false;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    this.answer();
+  }
+
+  onError(error: Error): void {
+    if (this.finished) return;
     const code = errorCode(error);
-    const failure = failureKind(code);
-    return { failure, code, message: (error as Error).message, latencyMs: performance.now() - started };
+    this.finish({ failure: failureKind(code), code, message: error.message, latencyMs: performance.now() - this.started });
+  }
+
+  private answer(): void {
+    if (this.finished) return;
+    const bodyText = Buffer.concat(this.chunks).toString('utf8');
+    const { status, headers } = this;
+    this.finish({ status, headers, bodyText, json: parseJsonOrUndefined(bodyText), latencyMs: performance.now() - this.started, retryAfterSeconds: parseRetryAfter(headers['retry-after']) });
+  }
+
+  private finish(result: HttpExchange | HttpFailure): void {
+    this.finished = true;
+    this.req.signal?.removeEventListener('abort', this.onOuterAbort);
+    this.resolve(result);
   }
 }
 
@@ -78,20 +146,6 @@ export function failureKind(code: string): HttpFailure['failure'] {
 
 export function isHttpFailure(result: HttpExchange | HttpFailure): result is HttpFailure {
   return 'failure' in result;
-}
-
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      discard(body);
-      break;
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parseJsonOrUndefined(text: string): unknown {
