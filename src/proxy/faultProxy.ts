@@ -75,7 +75,11 @@ export interface FaultProxy {
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host']);
-/** After the last bytes before a reset, a moment for them to reach the client: an RST discards unread data. */
+/**
+ * Between the last bytes and a reset, a moment for them to reach the client: an RST discards
+ * unread data, and one sent right behind a write may reach the client as a plain close (seen in
+ * about 1 run in 75 on a loaded machine, where the client then reported no reset at all).
+ */
 const RESET_SETTLE_MS = 20;
 
 /**
@@ -142,8 +146,9 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
             socket.end();
             return;
           }
-          if (pending) res.write(pending, () => setTimeout(() => socket.resetAndDestroy(), RESET_SETTLE_MS));
-          else socket.resetAndDestroy();
+          const reset = () => setTimeout(() => socket.resetAndDestroy(), RESET_SETTLE_MS);
+          if (pending) res.write(pending, reset);
+          else reset();
         };
         // The last stage: bytes reach the client here, counted, and cut at an event boundary.
         const deliver = (item: Buffer | 'end') => {
