@@ -230,13 +230,16 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   try {
     if (plan.arrival.kind === 'closed') {
       const { clients } = plan.arrival;
-      const closedClient = async (client: number): Promise<unknown> => {
-        const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
-        if (startDelay > 0) await clock.sleep(startDelay, run.signal);
-        if (run.signal.aborted || clock.now() >= endsAt) return;
+      const startClient = (client: number): Promise<unknown> | undefined => {
+        if (run.signal.aborted || clock.now() >= endsAt) return undefined;
         const slot = slotOf(client, connections.connect(client));
-        // Returned, not awaited: this frame ends here instead of staying suspended under the client's streams.
         return plan.mode === 'token-spam' ? spamClosed(slot) : clientFlows(slot, clock.now(), true);
+      };
+      // Not an async function: the client's own promise is what the run waits on, with no promise
+      // in between to adopt it (one more promise, reaction and pair of closures per open stream).
+      const closedClient = (client: number): Promise<unknown> | undefined => {
+        const startDelay = clients > 1 ? (plan.rampMs * client) / clients : 0;
+        return startDelay > 0 ? clock.sleep(startDelay, run.signal).then(() => startClient(client)) : startClient(client);
       };
       await Promise.all(Array.from({ length: clients }, (_, client) => closedClient(client)));
     } else {
