@@ -17,6 +17,11 @@ export type ProbeTask =
       /** A stream URL to open directly (the generic profile) instead of the full create/token/stream flow. */
       streamUrl?: string;
       streams: number;
+      /**
+       * Streams opened after the first `streams` are held and measured: RSS per stream is then
+       * also read as the cost of these extra streams alone (see `marginalRssPerStreamKiB`).
+       */
+      extraStreams?: number;
       rampMs: number;
       timeoutMs: number;
       workers?: number;
@@ -28,7 +33,10 @@ export type ProbeTask =
 export interface ProbeResult {
   opened?: number;
   openMs?: number;
+  /** RSS growth from the start over the streams open: the process's fixed costs (its young generation grown to full size, compiled code) are charged to the streams. */
   rssPerStreamKiB?: number;
+  /** What each stream past the first `streams` added to RSS: the cost of one more open stream. */
+  marginalRssPerStreamKiB?: number;
   events?: number;
   requests?: number;
   cpuMs: number;
@@ -123,42 +131,58 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
       const stop = new AbortController();
       setMaxListeners(0, stop.signal);
       let open = 0;
-      let openMs: number | undefined;
-      const started = performance.now();
-      const allOpen = new Promise<void>((resolve) => {
-        const opened = (now: number) => {
-          open = now;
-          if (open >= task.streams && openMs === undefined) {
-            openMs = performance.now() - started;
-            resolve();
-          }
-        };
+      let target = 0;
+      let allOpen = () => {};
+      const opened = (now: number) => {
+        open = now;
+        if (open >= target) allOpen();
+      };
+      /** Opens `count` more streams (clients numbered from `first`); resolves with the time all took, or undefined at the time limit. */
+      const openMore = (first: number, count: number): Promise<number | undefined> => {
+        const started = performance.now();
+        target = first + count;
+        const done = new Promise<number | undefined>((resolve) => {
+          allOpen = () => resolve(performance.now() - started);
+          setTimeout(() => resolve(undefined), task.timeoutMs);
+        });
         if (task.kind === 'tool-hold') {
-          const flowPlan = plan(task.baseUrl, { arrival: { kind: 'closed', clients: task.streams }, durationMs: task.timeoutMs + 10_000, rampMs: task.rampMs });
+          const flowPlan = plan(task.baseUrl, { arrival: { kind: 'closed', clients: count }, durationMs: task.timeoutMs * 2 + 30_000, rampMs: task.rampMs });
           const loadPlan = task.streamUrl ? { ...flowPlan, target: resolveTargetOptions({ url: task.streamUrl }, {}, '/') } : flowPlan;
           if (task.workers && task.workers > 1) {
             void import('../src/load/workers.js').then(({ runWorkers }) =>
-              runWorkers(loadPlan, task.workers as number, { signal: stop.signal, onSecond: (snapshot) => opened(snapshot.open) }).catch(() => {}),
+              runWorkers(loadPlan, task.workers as number, { signal: stop.signal, onSecond: (snapshot) => opened(first + snapshot.open) }).catch(() => {}),
             );
           } else {
-            void runLoad(loadPlan, { signal: stop.signal, onStreamOpened: opened });
+            void runLoad(loadPlan, { signal: stop.signal, onStreamOpened: (now) => opened(first + now) });
           }
         } else {
           // Like the tool: one connection per client, spread over loopback source addresses.
           const origin = new URL(task.streamUrl ?? task.baseUrl).origin;
-          for (let client = 0; client < task.streams; client++) {
+          for (let client = first; client < first + count; client++) {
             const dispatcher = new Client(origin, { localAddress: `127.0.0.${1 + (client % 250)}` });
             const start = () => void rawFlow(dispatcher, task.baseUrl, task.streamUrl, stop.signal, () => opened(open + 1)).catch(() => {});
-            if (task.rampMs > 0) setTimeout(start, (task.rampMs * client) / task.streams);
+            if (task.rampMs > 0) setTimeout(start, (task.rampMs * (client - first)) / count);
             else start();
           }
         }
-      });
-      await Promise.race([allOpen, new Promise((resolve) => setTimeout(resolve, task.timeoutMs))]);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      await settleHeap();
-      const rss = process.memoryUsage.rss();
-      const result = done({ opened: open, openMs, rssPerStreamKiB: open > 0 ? (rss - rssBefore) / 1024 / open : undefined });
+        return done;
+      };
+      /** RSS in steady state, once the streams just opened have settled. */
+      const settledRss = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        await settleHeap();
+        return process.memoryUsage.rss();
+      };
+      const openMs = await openMore(0, task.streams);
+      const firstOpen = open;
+      const rss = await settledRss();
+      let marginalRssPerStreamKiB: number | undefined;
+      if (task.extraStreams) {
+        await openMore(firstOpen, task.extraStreams);
+        const extraOpen = open - firstOpen;
+        if (extraOpen > 0) marginalRssPerStreamKiB = ((await settledRss()) - rss) / 1024 / extraOpen;
+      }
+      const result = done({ opened: firstOpen, openMs, rssPerStreamKiB: firstOpen > 0 ? (rss - rssBefore) / 1024 / firstOpen : undefined, marginalRssPerStreamKiB });
       stop.abort();
       return result;
     }
