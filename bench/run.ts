@@ -117,58 +117,54 @@ const rows: Row[] = [];
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
 const started = performance.now();
 
-// 1. N concurrent streams from one process: time to open all at once; RSS per open stream, read
-// two ways. The goal's figure is what one more open stream costs: RSS growth while half as many
-// again open, past the first N. Growth from the process's start is shown too: it also charges
-// the streams with what the process pays once (a young generation grown to full size, compiled code).
-const HOLD_EXTRA = SIZES.hold / 2;
+// 1. N concurrent streams from one process: the time to open all at once, and RSS per open stream
+// read two ways. The goal's figure is what each stream adds as the count grows: half the streams
+// open and settle, then the other half, and RSS growth over the second half is divided by it.
+// Growth from the process's start over N streams opened at once is shown too: it also charges the
+// streams with what the process pays once (a young generation grown to full size, compiled code).
+const HALF = SIZES.hold / 2;
 const holdTimings = { generationMs: 600_000, heartbeatMs: 2000 };
 const openMs = (results: ProbeResult[]) => median(results.map((r) => (r.opened ?? 0) >= SIZES.hold ? (r.openMs ?? NaN) : Infinity));
 const rss = (results: ProbeResult[]) => median(results.map((r) => r.rssPerStreamKiB ?? NaN));
 const marginalRss = (results: ProbeResult[]) => median(results.map((r) => r.marginalRssPerStreamKiB ?? NaN));
-const rssRows = (what: string, results: { tool: ProbeResult[]; raw: ProbeResult[] }): Row[] => [
-  {
-    figure: `RSS per open stream, ${what}: each past ${fmt(SIZES.hold)}`,
-    goal: '<= 16 KiB',
-    tool: `${fmt(marginalRss(results.tool), 1)} KiB`,
-    raw: `${fmt(marginalRss(results.raw), 1)} KiB`,
-    verdict: mark(marginalRss(results.tool) <= 16),
-  },
-  {
-    figure: `RSS per open stream, ${what}: ${fmt(SIZES.hold)} from the start`,
-    goal: '(fixed costs too)',
-    tool: `${fmt(rss(results.tool), 1)} KiB`,
-    raw: `${fmt(rss(results.raw), 1)} KiB`,
-    verdict: '',
-  },
-];
+type Paired = { tool: ProbeResult[]; raw: ProbeResult[] };
 
-log(`${SIZES.hold} concurrent streams, then ${HOLD_EXTRA} more, ${RUNS} run(s) each`);
-const hold = await paired(
-  () => serve(holdTimings),
-  (url) => [
-    { kind: 'tool-hold', baseUrl: url, streams: SIZES.hold, extraStreams: HOLD_EXTRA, rampMs: 0, timeoutMs: 30_000 },
-    { kind: 'raw-hold', baseUrl: url, streams: SIZES.hold, extraStreams: HOLD_EXTRA, rampMs: 0, timeoutMs: 30_000 },
-  ],
-);
+/** Streams of one kind (`streamUrl`: opened directly, as `load --url`), at once and then in two halves. */
+async function holdFigures(what: string, streamUrl: (url: string) => string | undefined): Promise<{ atOnce: Paired; rows: Row[] }> {
+  const tasks = (streams: number, extraStreams?: number) => (url: string): [ProbeTask, ProbeTask] => {
+    const task = { baseUrl: url, streamUrl: streamUrl(url), streams, extraStreams, rampMs: 0, timeoutMs: 30_000 };
+    return [{ kind: 'tool-hold', ...task }, { kind: 'raw-hold', ...task }];
+  };
+  log(`${what}: ${SIZES.hold} streams at once, ${RUNS} run(s) each`);
+  const atOnce = await paired(() => serve(holdTimings), tasks(SIZES.hold));
+  log(`${what}: ${HALF} streams, then ${HALF} more, ${RUNS} run(s) each`);
+  const inHalves = await paired(() => serve(holdTimings), tasks(HALF, HALF));
+  const rows: Row[] = [
+    {
+      figure: `RSS per open stream, ${what}: ${fmt(HALF)} -> ${fmt(SIZES.hold)} open`,
+      goal: '<= 16 KiB',
+      tool: `${fmt(marginalRss(inHalves.tool), 1)} KiB`,
+      raw: `${fmt(marginalRss(inHalves.raw), 1)} KiB`,
+      verdict: mark(marginalRss(inHalves.tool) <= 16),
+    },
+    {
+      figure: `RSS per open stream, ${what}: ${fmt(SIZES.hold)} from the start`,
+      goal: '(fixed costs too)',
+      tool: `${fmt(rss(atOnce.tool), 1)} KiB`,
+      raw: `${fmt(rss(atOnce.raw), 1)} KiB`,
+      verdict: '',
+    },
+  ];
+  return { atOnce, rows };
+}
+
+const fullFlow = await holdFigures('full flow', () => undefined);
 rows.push(
-  { figure: `${fmt(SIZES.hold)} streams opened in`, goal: '< 5 s', tool: `${fmt(openMs(hold.tool) / 1000, 2)} s`, raw: `${fmt(openMs(hold.raw) / 1000, 2)} s`, verdict: mark(openMs(hold.tool) < 5000) },
-  ...rssRows('full flow', hold),
+  { figure: `${fmt(SIZES.hold)} streams opened in`, goal: '< 5 s', tool: `${fmt(openMs(fullFlow.atOnce.tool) / 1000, 2)} s`, raw: `${fmt(openMs(fullFlow.atOnce.raw) / 1000, 2)} s`, verdict: mark(openMs(fullFlow.atOnce.tool) < 5000) },
+  ...fullFlow.rows,
 );
-
 // 1b. The same, streams only (`load --url`): no create or token request behind each stream.
-log(`${SIZES.hold} concurrent streams opened directly, then ${HOLD_EXTRA} more, ${RUNS} run(s) each`);
-const direct = await paired(
-  () => serve(holdTimings),
-  (url) => {
-    const streamUrl = `${url}/generic/stream?chunks=10000&intervalMs=2000`;
-    return [
-      { kind: 'tool-hold', baseUrl: url, streamUrl, streams: SIZES.hold, extraStreams: HOLD_EXTRA, rampMs: 0, timeoutMs: 30_000 },
-      { kind: 'raw-hold', baseUrl: url, streamUrl, streams: SIZES.hold, extraStreams: HOLD_EXTRA, rampMs: 0, timeoutMs: 30_000 },
-    ];
-  },
-);
-rows.push(...rssRows('--url', direct));
+rows.push(...(await holdFigures('--url', (url) => `${url}/generic/stream?chunks=10000&intervalMs=2000`)).rows);
 
 // 2. 19,500 from one process (the file-descriptor limit is about 20,000).
 if (SIZES.big > 0) {

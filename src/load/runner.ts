@@ -100,7 +100,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     return id;
   };
 
-  const measures: FlowContext = { recorder, clock, runSignal: run.signal, onStreamOpened: options.onStreamOpened };
+  const flowContext: FlowContext = { recorder, clock, runSignal: run.signal, onStreamOpened: options.onStreamOpened };
   // The generic profile's sessions differ only in their client model and bounds: their target is built once.
   const urlTarget = directUrl === undefined ? undefined : sessionTarget(target, api, { kind: 'url', url: directUrl });
 
@@ -133,7 +133,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
               maxAttempts: budget.attemptsLeft(requestsPerAttempt),
               maxDurationMs: Math.max(0, endsAt - clock.now()),
             },
-            new FlowMeasures(measures, ticket, intendedStart),
+            new FlowMeasures(flowContext, ticket, intendedStart),
           );
           pause = session.unreachable !== undefined;
         }
