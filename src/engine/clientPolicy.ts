@@ -73,6 +73,8 @@ export function describeEnd(end: StreamEnd): string {
       return `unreachable (${end.code})`;
     case 'timeout':
       return `${end.phase} timeout (${end.code})`;
+    case 'local-limit':
+      return `this machine is out of file descriptors (${end.code}): the tool's limit, not the target's`;
     case 'aborted':
       return 'stopped by the user';
   }

@@ -2,7 +2,7 @@ import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
 import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
-/** How one SSE connection ended. Every kind but `aborted` is something the target did. */
+/** How one SSE connection ended. Every kind but `aborted` and `local-limit` is something the target did. */
 export type StreamEnd =
   | { kind: 'clean-terminal' }
   | { kind: 'clean-no-terminal' }
@@ -16,6 +16,8 @@ export type StreamEnd =
   | { kind: 'line-too-long'; bytes: number }
   | { kind: 'unreachable'; code: string; message: string }
   | { kind: 'timeout'; phase: 'connect' | 'headers'; code: string }
+  /** This process ran out of file descriptors (see `LOCAL_LIMIT_CODES`): the tool's limit, not the target's. */
+  | { kind: 'local-limit'; code: string }
   | { kind: 'aborted' };
 
 export type StreamEndKind = StreamEnd['kind'];
@@ -292,13 +294,16 @@ function classifyRequestError(error: unknown, outer: AbortSignal | undefined): S
   if (UNREACHABLE_CODES.includes(code)) {
     return { kind: 'unreachable', code, message: (error as Error).message };
   }
-  if (code === 'ECONNRESET') return { kind: 'reset', code };
-  return { kind: 'abrupt-close', code };
+  return brokenConnection(code);
 }
 
 function classifyBodyError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
-  const code = errorCode(error);
+  return brokenConnection(errorCode(error));
+}
+
+function brokenConnection(code: string): StreamEnd {
+  if (LOCAL_LIMIT_CODES.includes(code)) return { kind: 'local-limit', code };
   return code === 'ECONNRESET' ? { kind: 'reset', code } : { kind: 'abrupt-close', code };
 }
 

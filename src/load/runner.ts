@@ -302,10 +302,6 @@ export function errorKind(end: StreamEnd): string | undefined {
       return `timeout-${end.phase}`;
     case 'clean-no-terminal':
       return 'closed-without-terminal';
-    case 'reset':
-    case 'abrupt-close':
-      // The same words as a failed request's: a connect this process could not make is `local-limit`.
-      return failureKind(end.code);
     default:
       return end.kind;
   }
