@@ -134,9 +134,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
-      const url = new URL(req.url);
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
-        { origin: url.origin, path: url.pathname + url.search, method: 'GET', headers, headersTimeout: req.headersTimeoutMs, bodyTimeout: 0 },
+        { ...requestTarget(req.url), method: 'GET', headers, headersTimeout: req.headersTimeoutMs, bodyTimeout: 0 },
         this,
       );
     } catch (error) {
@@ -275,6 +274,12 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });
   }
+}
+
+/** Where undici's dispatch options send a request for `url`: its origin, and the path with the query. */
+export function requestTarget(url: string): { origin: string; path: string } {
+  const parsed = new URL(url);
+  return { origin: parsed.origin, path: parsed.pathname + parsed.search };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
-import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, parseRetryAfter } from './connection.js';
+import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, parseRetryAfter, requestTarget } from './connection.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
 export function createDispatcher(connectTimeoutMs: number): Dispatcher {
@@ -72,11 +72,9 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
     try {
-      const url = new URL(req.url);
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
         {
-          origin: url.origin,
-          path: url.pathname + url.search,
+          ...requestTarget(req.url),
           method: req.method,
           headers,
           body: req.body === undefined ? undefined : JSON.stringify(req.body),

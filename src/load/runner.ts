@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
 import { createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { errorCode, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
+import { errorCode, requestTarget, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
 import { failureKind, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
@@ -157,17 +157,13 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const tokenHeaders = api.headers();
   // Built once per generation and reused by every request: undici would otherwise parse the URL
   // each time, and the spam loop spends its time building requests, not waiting for them.
-  const tokenRequestOf = (generationId: string): Dispatcher.RequestOptions => {
-    const url = new URL(api.url('token', generationId));
-    return {
-      origin: url.origin,
-      path: url.pathname + url.search,
-      method: 'POST',
-      headers: tokenHeaders,
-      headersTimeout: target.headersTimeoutMs,
-      bodyTimeout: target.headersTimeoutMs,
-    };
-  };
+  const tokenRequestOf = (generationId: string): Dispatcher.RequestOptions => ({
+    ...requestTarget(api.url('token', generationId)),
+    method: 'POST',
+    headers: tokenHeaders,
+    headersTimeout: target.headersTimeoutMs,
+    bodyTimeout: target.headersTimeoutMs,
+  });
   const spamOnce = async (
     tokenRequest: Dispatcher.RequestOptions,
     { dispatcher }: ClientSlot,
@@ -288,7 +284,6 @@ export function intendedArrivalMs(k: number, ratePerSecond: number, rampMs: numb
   if (k < arrivalsDuringRamp) return Math.sqrt((2 * rampMs * k) / perMs);
   return rampMs + (k - arrivalsDuringRamp) / perMs;
 }
-
 
 /** How a stream's end counts among the errors; undefined for a normal end. */
 export function errorKind(end: StreamEnd): string | undefined {
