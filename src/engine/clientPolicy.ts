@@ -1,4 +1,5 @@
 import type { ProfileClient } from '../options/profiles.js';
+import { cachedPer } from './cachedPer.js';
 import type { StreamEnd } from './connection.js';
 
 /** What happened on one attempt, as a client policy sees it. */
@@ -142,15 +143,7 @@ function stop(reason: string, gaveUp = false): PolicyDecision {
 }
 
 /** A profile's retry schedule in ms, worked out once per profile rather than once per client. */
-const delaysMsByConfig = new WeakMap<ProfileClient, readonly number[]>();
-function delaysMsOf(config: ProfileClient): readonly number[] {
-  let delaysMs = delaysMsByConfig.get(config);
-  if (delaysMs === undefined) {
-    delaysMs = config.retryDelaysSeconds.map((seconds) => seconds * 1000);
-    delaysMsByConfig.set(config, delaysMs);
-  }
-  return delaysMs;
-}
+const delaysMsOf = cachedPer((config: ProfileClient): readonly number[] => config.retryDelaysSeconds.map((seconds) => seconds * 1000));
 
 /** The seed's frontend: on every close or error, a new token and a reconnect at once, forever. */
 export class NaiveClient implements ClientModel {

@@ -1,4 +1,5 @@
 import type { Profile } from '../options/profiles.js';
+import { cachedPer } from './cachedPer.js';
 import type { SseEvent } from './sseDecoder.js';
 
 /** The fields of a contract event's JSON data (CONTRACT.md "Stream endpoint rules"). */
@@ -24,23 +25,12 @@ export function parseEventData(event: SseEvent): ContractEventData | undefined {
   }
 }
 
-const terminalTests = new WeakMap<Profile, (event: SseEvent) => boolean>();
-
 /**
  * The profile's terminal-event test, built once per profile (a load run starts thousands of
  * sessions). The data is parsed only when it mentions a terminal word at all (one pass of one
  * regular expression), so the hot path of a fast stream stays a scan of each event's data.
  */
-export function terminalEventTest(profile: Profile): (event: SseEvent) => boolean {
-  let test = terminalTests.get(profile);
-  if (test === undefined) {
-    test = buildTerminalTest(profile);
-    terminalTests.set(profile, test);
-  }
-  return test;
-}
-
-function buildTerminalTest(profile: Profile): (event: SseEvent) => boolean {
+export const terminalEventTest = cachedPer((profile: Profile): ((event: SseEvent) => boolean) => {
   const { statuses, stages, eventTypes } = profile.terminal;
   const words = [...statuses, ...stages];
   const mentionsWord = words.length === 0 ? undefined : new RegExp(words.map(escapeRegExp).join('|'));
@@ -50,7 +40,7 @@ function buildTerminalTest(profile: Profile): (event: SseEvent) => boolean {
     const data = parseEventData(event);
     return data !== undefined && (statuses.includes(data.status as string) || stages.includes(data.stage as string));
   };
-}
+});
 
 /** Whether an event is a heartbeat by type (comments are heartbeats too, counted elsewhere). */
 export function isHeartbeatEvent(event: SseEvent): boolean {
