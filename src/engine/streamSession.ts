@@ -140,7 +140,7 @@ class StreamSession implements StreamCallbacks {
       if ('outcome' in step) {
         outcome = step.outcome;
       } else {
-        const streamOutcome = this.streamEnded(await openStream(this.streamRequest(step.url), this));
+        const streamOutcome = this.streamEnded(await openStream(this.announceConnection(step.url), this));
         const { end } = streamOutcome;
         if (end.kind === 'unreachable' && !this.answered) {
           return this.finish({ action: 'stop', reason: `unreachable (${end.code})`, gaveUp: false }, { code: end.code, message: end.message });
@@ -188,7 +188,8 @@ class StreamSession implements StreamCallbacks {
     return { outcome: { kind: 'token-refused', status: result.exchange.status, retryAfterSeconds: result.exchange.retryAfterSeconds } };
   }
 
-  private streamRequest(url: string): StreamRequest {
+  /** The next connection: announced to the callbacks (`onConnecting`), and its request. */
+  private announceConnection(url: string): StreamRequest {
     const { options } = this;
     const { limits } = options.profile;
     const lastEventId = this.resume ? this.lastEventId : '';
