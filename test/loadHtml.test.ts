@@ -1,9 +1,9 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../src/browser/chromium.js';
 import { buildLoadReport } from '../src/load/report.js';
 import { runLoad } from '../src/load/runner.js';
 import { parseThreshold } from '../src/load/thresholds.js';
@@ -11,8 +11,6 @@ import { resolveTargetOptions } from '../src/options/options.js';
 import { loadHtml } from '../src/reporters/loadHtml.js';
 import { sseHeaders, startMisbehavingServer, type MisbehavingServer } from './helpers/misbehaving.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 interface DrawnCharts {
   open: number;
@@ -63,8 +61,6 @@ afterAll(() => server.close());
 
 describe('load --html', () => {
   it('renders a self-contained page whose charts draw in headless Chromium', async () => {
-    // A missing browser must fail this test loudly: the CI script installs it.
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it (apt-get install -y chromium)`).toBe(true);
     const target = resolveTargetOptions({ url: server.url('/stream') }, {}, tmpdir());
     const part = await runLoad({
       target,
@@ -81,7 +77,8 @@ describe('load --html', () => {
     const file = join(tmpdir(), `sse-doctor-load-${process.pid}.html`);
     writeFileSync(file, loadHtml(report));
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    // A missing browser fails this test loudly (launchChromium says how to install it): the CI script installs it.
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const requests: string[] = [];
