@@ -15,6 +15,7 @@ const aborter = new AbortController();
 const context: CliContext = {
   stdout,
   stderr,
+  stdin: process.stdin,
   env: process.env,
   colorStdout: !colorOff && process.stdout.isTTY === true,
   colorStderr: !colorOff && process.stderr.isTTY === true,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAnalyze } from './analyze.js';
 import { registerCheck } from './check.js';
 import type { CliContext } from './context.js';
 import { registerLoad } from './load.js';
@@ -22,4 +23,5 @@ export function registerCommands(program: Command, context: CliContext, setExitC
   registerProxy(program, context, setExitCode);
   registerLoad(program, context, setExitCode);
   registerMerge(program, context, setExitCode);
+  registerAnalyze(program, context, setExitCode);
 }

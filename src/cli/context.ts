@@ -5,6 +5,8 @@ import { resolveTargetOptions, type TargetFlags, type TargetOptions } from '../o
 export interface CliContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** What `-` reads (analyze). */
+  readonly stdin: NodeJS.ReadableStream;
   readonly env: NodeJS.ProcessEnv;
   /** Colour for what goes to stdout / stderr: off for NO_COLOR, a pipe, CI or --no-color. */
   readonly colorStdout: boolean;

@@ -267,7 +267,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     arrival: plan.arrival.kind,
     clients: plan.arrival.kind === 'closed' ? plan.arrival.clients : 0,
     ratePerSecond: plan.arrival.kind === 'open' ? plan.arrival.ratePerSecond : 0,
-    client: plan.client,
+    client: typeof plan.client === 'object' ? `measured (${plan.client.source})` : plan.client,
     target: directUrl !== undefined ? redactStreamUrl(directUrl) : target.baseUrl,
   };
   return recorder.finish(settings, options.signal?.aborted === true);
