@@ -16,6 +16,7 @@ interface LoadFlags extends CommonFlags {
   tokenSpam?: boolean;
   ids?: string;
   client: string;
+  clientModel?: string;
   workers: string;
   shard?: string;
   part?: string;
@@ -40,6 +41,7 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
       .option('--token-spam', 'hit only the token endpoint, as fast as it answers')
       .option('--ids <file>', 'use these generation ids (one per line) instead of creating generations')
       .option('--client <model>', `client model: ${CLIENT_MODELS.join(', ')}`, 'robust')
+      .option('--client-model <file>', 'a client model measured by analyze --client-model (instead of --client)')
       .option('--workers <n>', 'spread the clients over N processes (source addresses 127.0.0.x on loopback)', '1')
       .option('--shard <i/n>', 'run part i (0-based) of n and write it to --part for sse-doctor merge')
       .option('--part <file>', 'where --shard writes its part (default sse-doctor-part-<i>-of-<n>.json)')
@@ -55,7 +57,7 @@ export function registerLoad(program: Command, context: CliContext, setExitCode:
       rampMs: parseDurationMs(flags.ramp, '--ramp'),
       maxRequests: flags.maxRequests === undefined ? undefined : positiveInteger(flags.maxRequests, '--max-requests'),
       ids: flags.ids === undefined ? undefined : readIds(flags.ids),
-      client: parseClient(flags.client),
+      client: flags.clientModel === undefined ? parseClient(flags.client) : await readClientModelFile(flags.clientModel),
       sourceNetwork: loopbackSourceNetwork(target, 0),
     });
     if (plan.mode === 'token-spam' && (target.streamUrl !== undefined || !target.profile.usesTokens)) {
@@ -102,6 +104,11 @@ export function parseShard(raw: string): { index: number; count: number } {
   const count = Number(match?.[2]);
   if (!match || count < 1 || index >= count) throw new UsageError(`--shard: "${raw}" is not i/n with 0 <= i < n (e.g. 0/4)`);
   return { index, count };
+}
+
+async function readClientModelFile(file: string) {
+  const { readClientModel } = await import('../analyze/clientModel.js');
+  return readClientModel(file);
 }
 
 function parseClient(raw: string): ClientModelName {

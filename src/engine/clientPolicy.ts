@@ -271,7 +271,15 @@ export class MeasuredClient implements ClientModel {
   }
 }
 
-export function createClientModel(name: ClientModelName | MeasuredClientSpec, config: ProfileClient, random?: () => number): ClientModel {
+/** A built-in client model by name, or one measured from evidence. */
+export type ClientChoice = ClientModelName | MeasuredClientSpec;
+
+/** How reports name a client choice. */
+export function clientLabel(choice: ClientChoice): string {
+  return typeof choice === 'string' ? choice : `measured (${choice.source})`;
+}
+
+export function createClientModel(name: ClientChoice, config: ProfileClient, random?: () => number): ClientModel {
   if (typeof name === 'object') return new MeasuredClient(name);
   if (name === 'naive') return new NaiveClient();
   if (name === 'eventsource') return new EventSourceClient();

@@ -1,4 +1,4 @@
-import type { ClientModelName, MeasuredClientSpec } from '../engine/clientPolicy.js';
+import type { ClientChoice } from '../engine/clientPolicy.js';
 import type { TargetOptions } from '../options/options.js';
 
 /** How virtual clients arrive: a fixed population that loops (closed) or a fixed arrival rate (open). */
@@ -21,7 +21,7 @@ export interface LoadPlan {
   /** Existing generation ids to use instead of creating generations. */
   readonly ids: readonly string[] | undefined;
   /** A built-in model, or one measured by `analyze --client-model`. */
-  readonly client: ClientModelName | MeasuredClientSpec;
+  readonly client: ClientChoice;
   /**
    * First three octets (`127.0.1`) of the loopback source addresses this process binds its
    * sockets to, one address per block of clients; undefined lets the system choose.
