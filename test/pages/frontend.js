@@ -16,7 +16,8 @@
 //   no-max-retries    fixed, but never gives up.
 //   no-last-event-id  fixed, but never says which event it saw last.
 //   reuses-token      fixed, but reconnects with the single-use token it already used.
-// scale multiplies every wait (backoff, Retry-After, the silence watchdog), so tests run fast.
+// scale multiplies the page's own waits (backoff, the 429 fallback, the silence watchdog), so tests
+// run fast; a Retry-After the server sends is honoured as sent.
 // auth is the bearer (default alice); prompt the generation's prompt; generation=ID streams an
 // existing generation instead of creating one.
 //
@@ -70,6 +71,7 @@
     source = undefined;
   }
 
+  // waitMs: a wait the server asked for (already real time); otherwise the scaled backoff.
   function retryLater(reason, waitMs) {
     closeStream();
     if (behaviour === 'naive') {
@@ -81,7 +83,7 @@
       return;
     }
     const backoff = behaviour === 'no-backoff' ? 0 : RETRY_DELAYS_MS[Math.min(page.retries, RETRY_DELAYS_MS.length - 1)];
-    const delay = (waitMs ?? backoff) * scale;
+    const delay = waitMs ?? backoff * scale;
     page.retries++;
     show(`${reason}: retry ${page.retries} in ${Math.round(delay)} ms`);
     setTimeout(connect, delay);
@@ -96,9 +98,10 @@
     }
   }
 
-  function retryAfterSeconds(response) {
+  function rateLimitWaitMs(response) {
+    if (behaviour === 'short-429-wait') return SHORT_429_WAIT_S * 1000 * scale;
     const value = (response.headers.get('Retry-After') || '').trim();
-    return /^\d+$/.test(value) ? Number(value) : RATE_LIMIT_FALLBACK_S;
+    return /^\d+$/.test(value) ? Number(value) * 1000 : RATE_LIMIT_FALLBACK_S * 1000 * scale;
   }
 
   async function tokenRefused(response) {
@@ -108,8 +111,7 @@
       return;
     }
     if (response.status === 429) {
-      const seconds = behaviour === 'short-429-wait' ? SHORT_429_WAIT_S : retryAfterSeconds(response);
-      retryLater('Too many requests. Please wait', seconds * 1000);
+      retryLater('Too many requests. Please wait', rateLimitWaitMs(response));
       return;
     }
     if (response.status === 400 && behaviour === 'retry-400-once' && !retried400) {
