@@ -26,6 +26,8 @@ export interface Rule {
   readonly severity: RuleSeverity;
   readonly group: RuleGroup;
   readonly title: string;
+  /** Why the rule matters to a user of the backend: what breaks when it fails (`check --list` prints it). */
+  readonly why: string;
   /** Runs only with `--slow` (or when named exactly in `--only`). */
   readonly slow?: boolean;
   /** Needs a second identity (`--other-auth`). */
