@@ -1,4 +1,4 @@
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import type { CheckContext } from './context.js';
 
 /** `error` rules fail the run; `warn` rules only warn (unless `--strict`). */

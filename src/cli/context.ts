@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../options/profiles.js';
-import { resolveTargetOptions, type TargetFlags, type TargetOptions } from '../options/options.js';
+import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { duration, durationList, nonNegativeInt, repeatable } from '../options/parse.js';
 
 /** What a command needs from the process, handed down by `cli.ts` so commands stay testable. */

@@ -1,6 +1,6 @@
 import ora from 'ora';
 import { EXIT_CODES, UsageError } from '../errors.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
 import { runScenarios } from '../replay/runner.js';
 import type { ReplaySettings } from '../replay/scenario.js';

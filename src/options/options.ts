@@ -2,23 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { registerSecret } from '../engine/secrets.js';
-import { BUILTIN_PROFILES, PROFILE_NAMES, type Profile, type ProfileClient, type ProfileName } from './profiles.js';
-
-/** Where a run points and how it behaves: the one frozen object every command receives. */
-export interface TargetOptions {
-  /** Base URL of the API without a trailing slash, e.g. `http://127.0.0.1:8000/api`. */
-  readonly baseUrl: string;
-  /** A full SSE URL to open directly (`--url`, generic profile). */
-  readonly streamUrl: string | undefined;
-  readonly auth: string | undefined;
-  readonly otherAuth: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly profile: Profile;
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  /** Longest pending line the SSE decoder holds before calling the stream broken. */
-  readonly maxLineBytes: number;
-}
+import type { Profile, ProfileClient, TargetOptions } from '../engine/target.js';
+import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js';
 
 /** The target and client-policy flags as commander hands them over, values already parsed by `options/parse.ts`. */
 export interface TargetFlags {
