@@ -1,4 +1,4 @@
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import type { StreamEnd } from './connection.js';
 
