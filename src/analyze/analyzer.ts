@@ -1,24 +1,11 @@
 import type { Histogram } from 'hdr-histogram-js';
 import type { EndKind } from '../engine/clientPolicy.js';
 import { newHistogram, recordMs, summarise, type LatencySummary } from '../load/histograms.js';
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import { FINDING_IDS, FINDING_KINDS, type FindingId, type Layer } from './findings.js';
 import { EndpointMatcher, type AccessRecord } from './record.js';
+import { defaultAnalyzeSettings, type AnalyzeSettings } from './settings.js';
 
-/** Thresholds of the analysis; the defaults come from the profile. */
-export interface AnalyzeSettings {
-  /** A stream shorter than this that ends without a terminal event is "short". */
-  readonly shortStreamMs: number;
-  /** A retry sooner than this after the end before it came "at once". */
-  readonly atOnceMs: number;
-  /** Retries at once for one generation before they count as a storm. */
-  readonly stormMinRequests: number;
-}
-
-export function defaultAnalyzeSettings(profile: Profile): AnalyzeSettings {
-  const firstDelayMs = (profile.client.retryDelaysSeconds[0] ?? 2) * 1000;
-  return { shortStreamMs: 1000, atOnceMs: firstDelayMs / 2, stormMinRequests: 10 };
-}
 
 /** One line that shows a finding. */
 export interface Evidence {

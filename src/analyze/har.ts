@@ -1,4 +1,4 @@
-import type { ProfileTerminal } from '../options/profiles.js';
+import type { ProfileTerminal } from '../engine/target.js';
 import { EMPTY_RECORD, splitTarget, type AccessRecord } from './record.js';
 
 /**

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
-import type { ProfileTerminal } from '../options/profiles.js';
+import type { ProfileTerminal } from '../engine/target.js';
 import type { Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';

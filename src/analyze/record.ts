@@ -1,4 +1,4 @@
-import type { ProfilePaths } from '../options/profiles.js';
+import type { ProfilePaths } from '../engine/target.js';
 
 /** The formats `analyze` reads; `--format` forces one. */
 export const LOG_FORMATS = ['har', 'nginx', 'uvicorn', 'applog', 'jsonl'] as const;

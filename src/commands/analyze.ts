@@ -1,12 +1,13 @@
 import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
-import { Analyzer, type AnalyzeResult, type AnalyzeSettings } from '../analyze/analyzer.js';
+import { Analyzer, type AnalyzeResult } from '../analyze/analyzer.js';
 import { clientModelSpec } from '../analyze/clientModel.js';
 import type { JsonFieldMap } from '../analyze/lineFormats.js';
 import { readInto, type FileReport } from '../analyze/read.js';
 import type { LogFormat } from '../analyze/record.js';
+import type { AnalyzeSettings } from '../analyze/settings.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import { analyzeHtml } from '../reporters/analyzeHtml.js';
 import { analyzeTable } from '../reporters/analyzeTable.js';
 
