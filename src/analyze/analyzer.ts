@@ -277,7 +277,8 @@ export class Analyzer {
     const client = this.totalsOf(record.client);
     client.requests++;
     client.statuses.set(record.status ?? 'none', (client.statuses.get(record.status ?? 'none') ?? 0) + 1);
-    if (match === undefined || match.endpoint === 'create') return;
+    // A CORS preflight asks permission for the request that follows; it is not an attempt of its own.
+    if (match === undefined || match.endpoint === 'create' || record.method === 'OPTIONS') return;
     const generation = match.generationId ?? record.generationHint ?? '(no id)';
     const trail = this.trailOf(record.client, generation, client);
     trail.requests++;

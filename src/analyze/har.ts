@@ -139,7 +139,8 @@ export function harRecords(text: string, client: string, terminal: ProfileTermin
       terminalEvent,
       saysTerminal: status !== undefined && !content?.mimeType?.startsWith('text/event-stream') && bodySaysTerminal(text_, terminal),
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 && header(response?.headers, 'retry-after') !== undefined ? retryAfter : undefined,
-      lastEventId: header(entry.request?.headers, 'last-event-id'),
+      // A browser EventSource sends the header on its own reconnects; pages that open a new one pass it in the query.
+      lastEventId: header(entry.request?.headers, 'last-event-id') ?? (new URL(url).searchParams.get('lastEventId') || undefined),
     });
   });
   records.sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
