@@ -332,8 +332,10 @@ export class Analyzer {
       trail.note('inside-429-window', evidence);
     }
     if (trail.retriesInRow > profile.client.maxRetries) trail.note('too-many-retries', evidence);
-    // At once: sooner than the threshold, or (no times) straight after in the log's order.
-    const atOnce = delayMs === undefined ? startMs === undefined : delayMs <= Math.max(settings.atOnceMs, this.resolutionMs);
+    // At once: sooner than the threshold. Without times only the storm's signatures count: straight
+    // after a 429 or an empty stream (seed 002's retries after 400s came 1-2 s apart).
+    const atOnce =
+      delayMs !== undefined ? delayMs <= Math.max(settings.atOnceMs, this.resolutionMs) : startMs === undefined && (end.kind === 'rate-limited' || end.kind === 'stream-closed');
     trail.inStorm = atOnce && end.kind !== 'terminal';
     if (trail.inStorm) {
       trail.storm++;

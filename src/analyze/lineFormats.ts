@@ -88,7 +88,8 @@ export class UvicornReader implements LineReader {
 
 const APP_PREFIX = /^(?:(\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,3}))?\s+-\s+)?(?:(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+-\s+)?(.*)$/;
 const APP_ACCESS = /"(\S+) (\S+) HTTP\/[\d.]+" (\d{3})/;
-const TIMES = /\((?:[×x]|times\s*)(\d+)\)/;
+// `(×10)`, `(x10)`, and the seeds' own `(√ó10)`: a × that went through the wrong encoding once.
+const TIMES = /\((?:[^\d()\s]{1,3}|times\s*)(\d+)\)/;
 const LATER = /\((?:<\s*)?(\d+(?:\.\d+)?)\s*ms(?: later)?\)/;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 const REPEATS = /^\.\.\.\s*repeats\s+(\d+)\+?\s+times/i;
@@ -105,6 +106,8 @@ export class AppLogReader implements LineReader {
   private generation: string | undefined;
   private openStream: { line: number; startMs: number | undefined } | undefined;
   private cycle: AccessRecord[] = [];
+  /** From the start of the cycle before to the start of the last one: how far apart repeats go. */
+  private cycleStepMs: number | undefined;
 
   read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
     const m = APP_PREFIX.exec(line.trim());
@@ -121,7 +124,11 @@ export class AppLogReader implements LineReader {
     if (id !== undefined) this.generation = id;
     const base = { ...EMPTY_RECORD, line: lineNumber, client: 'app', startMs: this.clockMs, generationHint: this.generation };
     const out = (record: AccessRecord) => {
-      if (record.method === 'POST') this.cycle = [];
+      if (record.method === 'POST') {
+        const previousStart = this.cycle[0]?.startMs;
+        if (previousStart !== undefined && record.startMs !== undefined) this.cycleStepMs = record.startMs - previousStart;
+        this.cycle = [];
+      }
       this.cycle.push(record);
       emit(record);
     };
@@ -134,8 +141,7 @@ export class AppLogReader implements LineReader {
     const repeats = REPEATS.exec(message);
     if (repeats !== null) {
       const cycle = this.cycle;
-      const spanMs = cycle.length > 1 ? (cycle.at(-1)!.endMs ?? cycle.at(-1)!.startMs ?? 0) - (cycle[0]!.startMs ?? 0) : 0;
-      const stepMs = Math.max(spanMs, 1);
+      const stepMs = Math.max(this.cycleStepMs ?? 0, 1);
       for (let i = 1; i < Number(repeats[1]); i++) {
         for (const record of cycle) {
           const shift = (ms: number | undefined) => (ms === undefined ? undefined : ms + i * stepMs);
