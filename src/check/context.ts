@@ -212,7 +212,8 @@ export class CheckContext {
   ticketFrom(id: string, token: TokenResult): Available<StreamTicket> {
     if ('failure' in token) return { ok: false, reason: this.failureReason(`token ${this.api.url('token', id)}`, token.failure) };
     if (!token.ok) {
-      return { ok: false, reason: `the token endpoint answered ${token.exchange.status} ${token.detail} for generation ${id} (see token.issue)` };
+      const why = 'unusable' in token ? token.unusable : `the token endpoint answered ${token.exchange.status} ${token.detail}`;
+      return { ok: false, reason: `${why} for generation ${id} (see token.issue)` };
     }
     return { ok: true, value: { url: token.token.streamUrl, generationId: id, tokenExchange: token.exchange } };
   }

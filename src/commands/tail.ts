@@ -2,7 +2,7 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
+import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
@@ -72,8 +72,12 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
             status: exchange.status,
             latencyMs: exchange.latencyMs,
             token: result.ok ? shortenToken(result.token.token) : null,
-            detail: result.ok ? null : result.detail,
-            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, result.detail, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds).meaning,
+            detail: result.ok ? null : whyNoToken(result),
+            meaning: result.ok
+              ? null
+              : 'unusable' in result
+                ? result.unusable
+                : diagnoseTokenStatus(exchange.status, result.detail, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds).meaning,
             t: since(clock.now()),
           });
         },

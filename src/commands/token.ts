@@ -1,6 +1,6 @@
 import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
-import { GenerationsApi } from '../engine/generationsApi.js';
+import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -22,9 +22,12 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       throw new UnreachableError(`${api.url('token', options.generationId)}: ${result.failure.failure} (${result.failure.code}); is the server running and the base URL right?`);
     }
     const { exchange } = result;
-    const detail = result.ok ? '' : result.detail;
+    const detail = result.ok ? '' : whyNoToken(result);
     // The detail is reported on its own line, so the diagnosis need not repeat it.
-    const diagnosis = diagnoseTokenStatus(exchange.status, '', exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
+    const diagnosis =
+      'unusable' in result
+        ? { meaning: 'the answer is a 200 that holds no usable token', next: 'do not retry (the same request gets the same answer): fix the token endpoint\'s response body' }
+        : diagnoseTokenStatus(exchange.status, '', exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
     const report = {
       generationId: options.generationId,
       status: exchange.status,

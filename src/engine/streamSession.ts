@@ -54,6 +54,8 @@ export interface SessionResult {
   readonly lastEnd: StreamEnd | undefined;
   /** Set when the target never answered at all: the tool cannot diagnose what it cannot reach. */
   readonly unreachable: { readonly code: string; readonly message: string } | undefined;
+  /** Set when the token endpoint answered 200 with a token no client can use (see `TokenResult`): why, in one line. */
+  readonly unusableToken: string | undefined;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -189,6 +191,8 @@ class StreamSession implements StreamCallbacks {
     }
     this.answered = true;
     this.count(result.exchange.status);
+    // Not the client model's call: the same request gets the same unusable answer, so no model may retry it.
+    if ('unusable' in result) return { stop: this.finish({ action: 'stop', reason: result.unusable, gaveUp: false }, undefined, result.unusable) };
     if (result.ok) {
       this.streamUrl = result.token.streamUrl;
       return { url: result.token.streamUrl };
@@ -248,7 +252,7 @@ class StreamSession implements StreamCallbacks {
     else this.responses = this.responses.concat([[status, 1]]);
   }
 
-  private finish(stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult {
+  private finish(stop: SessionStop, unreachable?: { code: string; message: string }, unusableToken?: string): SessionResult {
     return {
       connections: this.streams.length,
       tokenRequests: this.tokenRequests,
@@ -260,6 +264,7 @@ class StreamSession implements StreamCallbacks {
       lastEventId: this.lastEventId,
       lastEnd: this.lastEnd,
       unreachable,
+      unusableToken,
       startedAt: this.startedAt,
       endedAt: this.clock.now(),
     };
