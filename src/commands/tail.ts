@@ -140,7 +140,9 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       endedHow: session.lastEnd ? describeEnd(session.lastEnd) : 'never connected',
       stopReason: session.stop.reason,
       ok,
+      interrupted: io.signal?.aborted === true,
     });
+    if (io.signal?.aborted) return EXIT_CODES.interrupted;
     return ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();
