@@ -87,7 +87,7 @@ describe('bad input gets one line and the right exit code', () => {
     [['tail', 'x', '--base-url', 'not a url'], /--base-url: "not a url" is not a valid URL/],
     [['tail', '--url', 'ftp://host/x'], /must be an http/],
     [['tail', '--bogus'], /unknown option '--bogus'/],
-    [['serve', '--fault', 'nope'], /--fault: unknown fault "nope"/],
+    [['serve', '--fault', 'nope'], /--fault <names>' argument 'nope' is invalid. unknown fault "nope"/],
     [['nosuchcommand'], /unknown command/],
   ])('%j exits 2', async (args, message) => {
     const run = await runCli(args);

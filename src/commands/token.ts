@@ -4,7 +4,7 @@ import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi } from '../engine/generationsApi.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 
 export interface TokenOptions {
   readonly target: TargetOptions;

@@ -1,4 +1,4 @@
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';

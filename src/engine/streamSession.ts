@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { TargetOptions } from '../options/options.js';
-import type { Profile } from '../options/profiles.js';
+import type { TargetOptions } from './target.js';
+import type { Profile } from './target.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
