@@ -73,7 +73,7 @@ function tailSummaryTable(summary: TailSummary, c: ChalkInstance): string {
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  const verdict = summary.ok ? c.green('ok: terminal event, clean close') : c.red('not ok');
+  const verdict = summary.interrupted ? c.red('interrupted (Ctrl-C): not ok') : summary.ok ? c.green('ok: terminal event, clean close') : c.red('not ok');
   table.push(
     { duration: seconds(summary.durationMs) },
     { events: String(summary.events) },
