@@ -48,11 +48,13 @@ describe('resolveTargetOptions: defaults, config file, env, flags', () => {
   });
 
   it.each<[string, unknown, string]>([
-    ['a wrong type names the path', { profile: { limits: { heartbeatSeconds: 'five' } } }, 'profile.limits.heartbeatSeconds: expected a number'],
+    ['a wrong type names the path', { profile: { limits: { heartbeatSeconds: 'five' } } }, 'profile.limits.heartbeatSeconds: expected a finite number of seconds >= 0'],
     ['an unknown key suggests the right one', { profile: { limits: { heartbeatSecond: 5 } } }, 'profile.limits.heartbeatSecond: unknown key (did you mean "heartbeatSeconds"?)'],
     ['an unknown top-level key', { baseurl: 'x' }, 'baseurl: unknown config key (did you mean "baseUrl"?)'],
-    ['a negative number', { profile: { client: { maxRetries: -1 } } }, 'profile.client.maxRetries: expected a number >= 0, got -1'],
+    ['a negative number', { profile: { client: { maxRetries: -1 } } }, 'profile.client.maxRetries: expected a finite number >= 0, got -1'],
     ['an array of the wrong type', { profile: { client: { retryDelaysSeconds: ['2s'] } } }, 'profile.client.retryDelaysSeconds: expected an array of numbers'],
+    ['a retry delay past the clamp (issue 11)', { profile: { client: { retryDelaysSeconds: [1e308] } } }, 'profile.client.retryDelaysSeconds[0]: expected a finite number of seconds >= 0 and <= 3600, got 1e+308'],
+    ['a negative retry delay (issue 11)', { profile: { client: { retryDelaysSeconds: [2, -1] } } }, 'profile.client.retryDelaysSeconds[1]: expected a finite number of seconds >= 0 and <= 3600, got -1'],
     ['an unknown profile', { profile: 'grpc' }, 'profile: unknown profile "grpc" (expected one of generations, generic)'],
   ])('bad config: %s', (_name, config, message) => {
     expect(() => resolveTargetOptions({}, {}, dirWithConfig(config))).toThrow(new ConfigError(message));

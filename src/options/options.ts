@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
+import { DELAY_RANGE_MS } from '../engine/delay.js';
 import { registerSecret } from '../engine/secrets.js';
 import type { Profile, ProfileClient, TargetOptions } from '../engine/target.js';
 import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js';
@@ -128,7 +129,7 @@ function readConfigFile(explicitPath: string | undefined, cwd: string): ConfigFi
 
 /**
  * Overlays `override` on `base`, taking each default's type as the schema, so a typo or a
- * wrong type is reported with its full path (`profile.limits.heartbeatSeconds: expected a number`).
+ * wrong type is reported with its full path (`profile.limits.heartbeatSeconds: expected a finite number of seconds >= 0`).
  */
 function mergeChecked(base: unknown, override: unknown, path: string): unknown {
   if (override === undefined) return base;
@@ -137,7 +138,7 @@ function mergeChecked(base: unknown, override: unknown, path: string): unknown {
     if (!Array.isArray(override) || override.some((item) => typeof item !== itemType)) {
       throw new ConfigError(`${path}: expected an array of ${itemType}s`);
     }
-    return [...override];
+    return override.map((item: unknown, index) => (itemType === 'number' ? checkNumber(item, `${path}[${index}]`) : item));
   }
   if (isPlainObject(base)) {
     if (!isPlainObject(override)) throw new ConfigError(`${path}: expected an object`);
@@ -153,9 +154,18 @@ function mergeChecked(base: unknown, override: unknown, path: string): unknown {
   return override;
 }
 
+/**
+ * Numbers of the config: finite, not negative; a number of seconds also within the range every
+ * wait is clamped to (`DELAY_RANGE_MS`), so a schedule cannot ask for what the tool will not do.
+ */
 function checkNumber(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(`${path}: expected a number`);
-  if (value < 0) throw new ConfigError(`${path}: expected a number >= 0, got ${value}`);
+  const seconds = /Seconds(\[\d+\])?$/.test(path);
+  // The client's waits (retry schedule, 429 fallback, silence) are delays; the contract's limits may be longer.
+  const delay = seconds && path.startsWith('profile.client.');
+  const expected = `a finite number${seconds ? ' of seconds' : ''} >= 0${delay ? ` and <= ${DELAY_RANGE_MS.max / 1000}` : ''}`;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (delay && value * 1000 > DELAY_RANGE_MS.max)) {
+    throw new ConfigError(`${path}: expected ${expected}${typeof value === 'number' ? `, got ${value}` : ''}`);
+  }
   return value;
 }
 
