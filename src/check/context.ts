@@ -4,8 +4,7 @@ import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type TransportFailureK
 import { terminalEventTest } from '../engine/contractEvents.js';
 import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
-import type { TargetOptions } from '../engine/target.js';
-import type { Profile } from '../engine/target.js';
+import type { Profile, TargetOptions } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
 
 /** A value a rule needs, or why it is not there (the rule then skips with that reason). */
