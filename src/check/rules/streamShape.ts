@@ -1,7 +1,7 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
 import { isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
 import type { Available, CheckContext, ObservedStream } from '../context.js';
-import { readableStream, seconds, streamEvidence } from '../evidence.js';
+import { proxyInPath, readableStream, seconds, streamEvidence } from '../evidence.js';
 import type { RecordedStream } from '../recording.js';
 import { fail, pass, skip, warn, type Rule } from '../types.js';
 
@@ -113,15 +113,26 @@ export const streamProxyHints: Rule = {
     };
     const { heartbeatSeconds, streamMaxSeconds } = ctx.profile.limits;
     const notes: string[] = [];
-    if (headers['x-accel-buffering']?.toLowerCase() !== 'no') notes.push('X-Accel-Buffering: no is missing (nginx buffers the stream by default)');
+    const explained: string[] = [];
+    const proxy = proxyInPath(headers);
+    if (headers['x-accel-buffering']?.toLowerCase() !== 'no') {
+      // nginx reads the hint and never forwards it: its absence behind nginx says nothing.
+      if (proxy === 'nginx') explained.push('X-Accel-Buffering is not seen because nginx, in the path, consumes it (it is addressed to nginx); stream.no-buffering judges whether nginx buffered');
+      else notes.push('X-Accel-Buffering: no is missing (nginx buffers the stream by default)');
+    }
+    // The two X- limits are this contract's own headers: no other server is expected to send them.
+    if (!ctx.profile.usesTokens) {
+      if (notes.length > 0) return warn(notes.join('; '), 'send X-Accel-Buffering: no on the stream route so a proxy in front does not buffer it', evidence);
+      return pass(explained[0] ?? 'X-Accel-Buffering: no present', evidence);
+    }
     const maxSeconds = Number(headers['x-stream-max-seconds']);
     if (headers['x-stream-max-seconds'] === undefined) notes.push('X-Stream-Max-Seconds is missing (clients cannot tell a cap from a drop)');
     else if (!(maxSeconds <= streamMaxSeconds)) notes.push(`X-Stream-Max-Seconds is ${headers['x-stream-max-seconds']}, above the profile's ${streamMaxSeconds} s`);
     const interval = Number(headers['x-heartbeat-interval']);
     if (headers['x-heartbeat-interval'] === undefined) notes.push('X-Heartbeat-Interval is missing (clients cannot size their silence watchdog)');
     else if (!(interval <= heartbeatSeconds)) notes.push(`X-Heartbeat-Interval is ${headers['x-heartbeat-interval']}, above the profile's ${heartbeatSeconds} s`);
-    if (notes.length > 0) return warn(`${notes.join('; ')}. Fix: send these headers on the stream route so proxies and clients can adapt`, evidence);
-    return pass('X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval present', evidence);
+    if (notes.length > 0) return warn([...notes, ...explained].join('; '), 'send these headers on the stream route so proxies and clients can adapt', evidence);
+    return pass(explained.length > 0 ? `X-Stream-Max-Seconds and X-Heartbeat-Interval present; ${explained.join('; ')}` : 'X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval present', evidence);
   },
 };
 

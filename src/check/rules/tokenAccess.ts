@@ -139,11 +139,12 @@ export const tokenIssue: Rule = {
       );
     }
     if (String(body.generation_id) !== id) {
-      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}: return the id the token is for`, evidence);
+      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}`, 'return the id the token is for', evidence);
     }
     if (body.expires_in !== expected) {
       return warn(
-        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s: set profile.limits.tokenExpiresSeconds if that is intended`,
+        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s`,
+        'set profile.limits.tokenExpiresSeconds if that is intended',
         evidence,
       );
     }
