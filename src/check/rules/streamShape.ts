@@ -57,7 +57,21 @@ export const streamHeaders: Rule = {
     if (!/\bno-(cache|store)\b/i.test(headers['cache-control'] ?? '')) problems.push('Cache-Control lacks no-cache (a cache may hold or replay the stream)');
     if (headers['content-length'] !== undefined) problems.push('Content-Length is set (an SSE stream has no known length; proxies wait for all of it)');
     const encoding = headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') problems.push(`Content-Encoding is ${encoding} (compression buffers events until a block fills)`);
+    const compressed = encoding !== undefined && encoding !== 'identity';
+    if (problems.length === 0 && compressed) {
+      // Browsers ask for gzip and get it; whoever compresses is the one to stop.
+      const proxy = proxyInPath(headers);
+      return fail(
+        `the stream is compressed (Content-Encoding: ${encoding}${proxy === undefined ? '' : `, through ${proxy}`}) for a browser's Accept-Encoding: gzip, deflate, br`,
+        'a compressor holds events until its block fills or it is flushed, so they arrive late and in bursts; some clients cannot read a compressed event stream at all',
+        proxy === undefined
+          ? 'turn compression off for text/event-stream responses (exclude the stream route from the compression middleware)'
+          : `turn compression off for text/event-stream in ${proxy} (nginx: drop text/event-stream from gzip_types, or gzip off in the stream location)`,
+        evidence,
+        proxy === undefined ? 'backend' : 'proxy',
+      );
+    }
+    if (compressed) problems.push(`Content-Encoding is ${encoding} (compression buffers events until a block fills)`);
     if (problems.length > 0) {
       return fail(
         `the stream's response headers are wrong: ${problems.join('; ')}`,
@@ -75,6 +89,7 @@ export const streamTraceId: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream response carries an X-Trace-ID header',
+  contractConvention: true,
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await answeredMainStream(ctx, true);
