@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planRules } from '../src/check/selection.js';
 import { RULES } from '../src/check/rules/index.js';
-import { closeAfterTerminal, evaluateRateLimit, heldBackEvents, longestSilence, type TimedEvent } from '../src/check/timing.js';
+import { closeAfterTerminal, evaluateRateLimit, longestSilence } from '../src/check/timing.js';
+import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
 import type { CheckReport } from '../src/check/types.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 import { renderCheckGithub } from '../src/reporters/checkGithub.js';
