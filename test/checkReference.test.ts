@@ -152,7 +152,7 @@ describe('sse-doctor check (built CLI)', () => {
     expect(Object.keys(report)).toEqual(['summary', 'results']);
     expect(report.summary).toMatchObject({ profile: 'generations', ok: true, failed: 0, total: 26 });
     for (const result of report.results) {
-      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'evidence', 'durationMs']);
+      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'layer', 'fix', 'evidence', 'durationMs']);
       expect(['pass', 'skip']).toContain(result.status);
     }
     const xml = readFileSync(junit, 'utf8');
@@ -171,7 +171,7 @@ describe('sse-doctor check (built CLI)', () => {
         env: { GITHUB_ACTIONS: 'true' },
       });
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
+      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed \(backend\)%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
       expect(run.stdout).toContain('token endpoint  POST /generations/generate/{id}/stream-token');
       expect(run.stdout).toMatch(/FAIL.*token\.terminal-failed/);
       expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error\)/);
