@@ -174,7 +174,7 @@ describe('sse-doctor check (built CLI)', () => {
       expect(run.stdout).toMatch(/^::error title=token\.terminal-failed \(backend\)%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
       expect(run.stdout).toContain('token endpoint  POST /generations/generate/{id}/stream-token');
       expect(run.stdout).toMatch(/FAIL.*token\.terminal-failed/);
-      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error\)/);
+      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error, layer: backend\)/);
       expect(run.stdout).toContain('Fix: answer 400');
       expect(run.stdout).toContain('2 rules: 1 passed, 1 failed');
     } finally {
