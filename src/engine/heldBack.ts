@@ -1,4 +1,4 @@
-import type { ProfileLimits } from '../options/profiles.js';
+import type { ProfileLimits } from './target.js';
 import { parseEventData } from './contractEvents.js';
 import type { SseEvent } from './sseDecoder.js';
 

@@ -1,4 +1,4 @@
-import { request as httpRequest, createServer, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest, createServer, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, type Clock } from '../engine/clock.js';
@@ -62,6 +62,11 @@ export interface FaultProxyOptions {
   readonly port?: number;
   readonly rules: FaultRules;
   readonly clock?: Clock;
+  /**
+   * Sees every request first; returns true when it answered the request itself (nothing is
+   * forwarded or reported). Headers it sets on a forwarded response stay, under the target's own.
+   */
+  readonly intercept?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 export interface FaultProxy {
@@ -100,6 +105,7 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
   let cuts = 0;
 
   const server = createServer((req, res) => {
+    if (options.intercept?.(req, res)) return;
     const id = nextId++;
     const startedAt = clock.now();
     const path = req.url ?? '/';
