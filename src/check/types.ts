@@ -48,8 +48,8 @@ export interface Rule {
   readonly slow?: boolean;
   /** Needs a second identity (`--other-auth`). */
   readonly needsOtherAuth?: boolean;
-  /** Profiles the rule applies to; the generic profile runs only rules about any SSE endpoint. */
-  readonly profiles: readonly Profile['name'][];
+  /** Kinds of profile the rule applies to: `generic` stands for every profile without tokens (generic, openai), which run only rules about any SSE endpoint. */
+  readonly profiles: readonly ('generations' | 'generic')[];
   run(ctx: CheckContext): Promise<RuleOutcome>;
 }
 

@@ -1,5 +1,4 @@
-import type { ProfileLimits } from './target.js';
-import { parseEventData } from './contractEvents.js';
+import { parseEventData, type ContractEventData } from './contractEvents.js';
 import type { SseEvent } from './sseDecoder.js';
 
 // Buffering seen from the client: events carry the time they were made (`timestamp`, unix
@@ -55,8 +54,8 @@ export function heldBackEvents(events: readonly TimedEvent[], requestedAt: numbe
 }
 
 /** An event with a numeric `timestamp` as the buffering judgement sees it; undefined without one. */
-export function timedEvent(event: SseEvent): TimedEvent | undefined {
-  const timestamp = parseEventData(event)?.timestamp;
+export function timedEvent(event: SseEvent, data: ContractEventData | undefined = parseEventData(event)): TimedEvent | undefined {
+  const timestamp = data?.timestamp;
   return typeof timestamp === 'number' ? { arrivedAt: event.t, producedAt: timestamp * 1000 } : undefined;
 }
 
@@ -64,8 +63,8 @@ export function timedEvent(event: SseEvent): TimedEvent | undefined {
  * An event held back longer than this (or half the heartbeat interval, when shorter) was
  * buffered: the contract's "bursts of events whose own timestamps span seconds".
  */
-export function heldBackLimitMs(limits: ProfileLimits): number {
-  return Math.min(MAX_HELD_BACK_MS, limits.heartbeatSeconds * 500);
+export function heldBackLimitMs(heartbeatMs: number): number {
+  return Math.min(MAX_HELD_BACK_MS, heartbeatMs / 2);
 }
 
 const MAX_HELD_BACK_MS = 1000;

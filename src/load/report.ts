@@ -50,6 +50,9 @@ export interface LoadReport {
   readonly warnings: readonly string[];
 }
 
+/** The gate every run has: not all of its requests may fail. */
+const EVERY_REQUEST_FAILED = 'errorRate<1';
+
 // Above this, the tool's own event loop was late enough to inflate the latencies it measured.
 const LAG_WARNING_MS = 50;
 /** One stall this long delays everything in flight at that moment, whatever the p99 says. */
@@ -95,6 +98,8 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     else actual = histograms[subject.metric]!.getValueAtPercentile(subject.stat.percentile) / 1000;
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
+  // With no threshold given, a run where every request failed would otherwise pass.
+  if (requests > 0 && metrics.errorRate >= 1) results.push({ threshold: `${EVERY_REQUEST_FAILED} (built in)`, actual: metrics.errorRate, ok: false });
   const warnings: string[] = [];
   const localLimitErrors = Object.entries(part.errors).reduce((sum, [kind, count]) => (kind.endsWith('local-limit') ? sum + count : sum), 0);
   if (localLimitErrors > 0) {

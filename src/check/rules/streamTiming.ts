@@ -167,13 +167,13 @@ export const streamNoBuffering: Rule = {
     const main = await readableMainStream(ctx);
     if (!main.ok) return skip(main.reason);
     const recording = main.value;
-    const timed = recording.events.map(timedEvent).filter((event): event is TimedEvent => event !== undefined);
+    const timed = recording.events.map((event) => timedEvent(event)).filter((event): event is TimedEvent => event !== undefined);
     if (timed.length < 2) return skip('the events carry no "timestamp": buffering cannot be measured', streamEvidence(recording));
     // Whole seconds would read as up to a second of delay: too coarse to judge.
     if (timed.every((event) => Number.isInteger(event.producedAt / 1000))) {
       return skip('the event timestamps are whole seconds: too coarse to measure buffering (send unix seconds with a fraction)', streamEvidence(recording));
     }
-    const limitMs = heldBackLimitMs(ctx.profile.limits);
+    const limitMs = heldBackLimitMs(ctx.profile.limits.heartbeatSeconds * 1000);
     const { live, worst } = heldBackEvents(timed, recording.result.startedAt, BURST_GAP_MS);
     const evidence = {
       ...streamEvidence(recording),
