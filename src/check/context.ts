@@ -6,6 +6,20 @@ import { GenerationsApi, detailOf, type TokenResult } from '../engine/generation
 import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
 import type { Profile, TargetOptions } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
+import { sameSilence, silenceBeforeCut } from './timing.js';
+
+/** The silence a recorded connection was cut after, if it was cut during one. */
+function silenceOf({ result, events, comments }: RecordedStream): number | undefined {
+  return silenceBeforeCut(result.open?.t, [...events.map((event) => event.t), ...comments], result.end, result.endedAt, result.terminalEvent !== undefined);
+}
+
+/** Streams cut during a silence: what tells an idle timeout in the path from a backend dropping them. */
+export interface IdleCut {
+  /** The silence before each cut seen (ms): the main stream's, then a second stream's when it was cut too. */
+  readonly silencesMs: readonly number[];
+  /** Cut twice after the same silence: an idle timeout somewhere in the path. */
+  readonly repeated: boolean;
+}
 
 /** A value a rule needs, or why it is not there (the rule then skips with that reason). */
 export type Available<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -226,6 +240,30 @@ export class CheckContext {
   /** The failing generation's stream, recorded from start to end, once. */
   failingStream(): Promise<Available<ObservedStream>> {
     return this.once('stream:failing', () => this.observe('failing'));
+  }
+
+  /**
+   * Whether the main stream was cut during a silence and, if so, whether a second stream was cut
+   * after the same silence (the failing generation's, which ran alongside, or a fresh one).
+   */
+  idleCut(): Promise<IdleCut | undefined> {
+    return this.once('idle-cut', async () => {
+      const main = await this.mainStream();
+      const first = main.ok ? silenceOf(main.value.recording) : undefined;
+      if (first === undefined) return undefined;
+      const second = await this.secondCut();
+      return { silencesMs: second === undefined ? [first] : [first, second], repeated: second !== undefined && sameSilence(first, second) };
+    });
+  }
+
+  private async secondCut(): Promise<number | undefined> {
+    if (this.profile.usesTokens) {
+      const failing = await this.failingStream();
+      const cut = failing.ok ? silenceOf(failing.value.recording) : undefined;
+      if (cut !== undefined) return cut;
+    }
+    const ticket = await this.streamTicket('spare');
+    return ticket.ok ? silenceOf(await this.record({ url: ticket.value.url, ...this.followBounds })) : undefined;
   }
 
   /** Records one connection with the run's environment. */

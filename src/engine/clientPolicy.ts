@@ -11,6 +11,7 @@ export type AttemptOutcome =
       readonly kind: 'stream';
       readonly end: StreamEnd;
       readonly sawTerminal: boolean;
+      /** Events that were not a replay of earlier connections from their start (see `StreamProgress`). */
       readonly newEvents: number;
       /** The server's `retry:` advice on this connection, if any. */
       readonly serverRetryMs: number | undefined;
@@ -138,7 +139,7 @@ export class RobustClient implements ClientModel {
       if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
     }
     if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
-    return this.backoff(describeEnd(end));
+    return this.backoff(describeEnd(end), outcome.serverRetryMs);
   }
 
   private retryAfter(reason: string, delayMs: number): PolicyDecision {
@@ -148,8 +149,13 @@ export class RobustClient implements ClientModel {
     return { action: 'retry', delayMs, reason, retry: this.retriesInRow, freshToken: true, resume: true };
   }
 
-  private backoff(reason: string): PolicyDecision {
-    return this.retryAfter(reason, retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random));
+  /** The schedule's next delay, or the server's `retry:` when that is longer: a server asking for more room gets it. */
+  private backoff(reason: string, serverRetryMs?: number): PolicyDecision {
+    const scheduled = retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random);
+    if (serverRetryMs === undefined) return this.retryAfter(reason, scheduled);
+    const server = clampDelay(serverRetryMs);
+    if (server.ms <= scheduled) return this.retryAfter(reason, scheduled);
+    return this.retryAfter(`${reason}; waiting the server's retry: ${server.ms} ms, longer than the backoff${describeClamp(server)}`, server.ms);
   }
 
   private rateLimited(retryAfterSeconds: number | undefined): PolicyDecision {

@@ -7,6 +7,7 @@ import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type Trans
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
+import { StreamProgress } from './streamProgress.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
@@ -125,6 +126,7 @@ class StreamSession implements StreamCallbacks {
   private lastEnd: StreamEnd | undefined;
   private resume = false;
   private freshTokenNext = true;
+  private readonly progress = new StreamProgress();
 
   constructor(
     private readonly options: SessionOptions,
@@ -214,6 +216,7 @@ class StreamSession implements StreamCallbacks {
     const { options } = this;
     const { limits } = options.profile;
     const lastEventId = this.resume ? this.lastEventId : '';
+    this.progress.connectionStarted();
     this.callbacks.onConnecting?.({ attempt: this.streams.length + 1, url, lastEventId });
     return {
       url,
@@ -237,7 +240,8 @@ class StreamSession implements StreamCallbacks {
     if (result.lastEventId !== '') this.lastEventId = result.lastEventId;
     if (result.terminalEvent) this.sawTerminal = true;
     this.callbacks.onStreamEnd?.(result);
-    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents: result.events, serverRetryMs: result.retryMs };
+    const newEvents = this.progress.connectionEnded(result.events);
+    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents, serverRetryMs: result.retryMs };
   }
 
   onOpen(open: StreamOpen): void {
@@ -247,6 +251,7 @@ class StreamSession implements StreamCallbacks {
   }
 
   onEvent(event: SseEvent): void {
+    this.progress.event(event);
     this.callbacks.onEvent?.(event);
   }
 

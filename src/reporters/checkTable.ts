@@ -41,7 +41,7 @@ export function renderCheckTable(report: CheckReport, endpoints: EndpointLabels,
     findings.forEach((result, index) => {
       lines.push(
         '',
-        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity})`)} ${result.title}`,
+        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity}, layer: ${result.layer ?? 'backend'})`)} ${result.title}`,
         `   ${result.message}`,
       );
       const evidence = formatEvidence(result.evidence);
