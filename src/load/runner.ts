@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
-import { createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
+import { clientLabel, createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, requestTarget, transportFailureKind, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
@@ -267,7 +267,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     arrival: plan.arrival.kind,
     clients: plan.arrival.kind === 'closed' ? plan.arrival.clients : 0,
     ratePerSecond: plan.arrival.kind === 'open' ? plan.arrival.ratePerSecond : 0,
-    client: plan.client,
+    client: clientLabel(plan.client),
     target: directUrl !== undefined ? redactStreamUrl(directUrl) : target.baseUrl,
   };
   return recorder.finish(settings, options.signal?.aborted === true);
