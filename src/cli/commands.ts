@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check.js';
 import type { CliContext } from './context.js';
+import { registerJudge } from './judge.js';
 import { registerLoad } from './load.js';
 import { registerMerge } from './merge.js';
 import { registerProxy } from './proxy.js';
@@ -22,4 +23,5 @@ export function registerCommands(program: Command, context: CliContext, setExitC
   registerProxy(program, context, setExitCode);
   registerLoad(program, context, setExitCode);
   registerMerge(program, context, setExitCode);
+  registerJudge(program, context, setExitCode);
 }
