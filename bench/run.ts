@@ -68,9 +68,9 @@ function stopServer(server: { child: ChildProcess }): Promise<void> {
 function serve(timings: { generationMs: number; heartbeatMs: number }, workers?: number) {
   return startServer([
     BIN, 'serve', '--port', '0',
-    '--generation-ms', String(timings.generationMs),
-    '--heartbeat-ms', String(timings.heartbeatMs),
-    '--stream-max-ms', String(timings.generationMs + 60_000),
+    '--generation', `${timings.generationMs}ms`,
+    '--heartbeat', `${timings.heartbeatMs}ms`,
+    '--stream-max', `${timings.generationMs + 60_000}ms`,
     '--rate-limit', '1000000',
     ...(workers ? ['--workers', String(workers)] : []),
   ]);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { registerCommands } from './cli/commands.js';
-import type { CliContext } from './cli/context.js';
+import { CommanderError } from 'commander';
+import { buildProgram } from './cli/commands.js';
+import { colorFor, type CliContext } from './cli/context.js';
 import { DoctorError, EXIT_CODES } from './errors.js';
 import { redactingWriter, scrubSecrets } from './engine/secrets.js';
 
@@ -10,14 +10,15 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
 
 const stdout = redactingWriter(process.stdout);
 const stderr = redactingWriter(process.stderr);
-const colorOff = process.argv.includes('--no-color') || Boolean(process.env.NO_COLOR) || Boolean(process.env.CI);
+const noColorFlag = process.argv.includes('--no-color');
 const aborter = new AbortController();
 const context: CliContext = {
   stdout,
   stderr,
   env: process.env,
-  colorStdout: !colorOff && process.stdout.isTTY === true,
-  colorStderr: !colorOff && process.stderr.isTTY === true,
+  colorStdout: colorFor(process.stdout, process.env, noColorFlag),
+  colorStderr: colorFor(process.stderr, process.env, noColorFlag),
+  stderrIsTty: process.stderr.isTTY === true,
   signal: aborter.signal,
 };
 
@@ -31,16 +32,8 @@ const onSignal = () => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-const program = new Command('sse-doctor')
-  .description('Diagnose, contract-check, replay and load-test Server-Sent Events backends')
-  .version(version)
-  .option('--no-color', 'no colours in the output (also NO_COLOR, pipes and CI)')
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride()
-  .configureOutput({ writeOut: (text) => stdout.write(text), writeErr: (text) => stderr.write(text) });
-
-registerCommands(program, context, (code) => {
-  process.exitCode = code;
+const program = buildProgram(version, context, async (spec, options) => {
+  process.exitCode = await spec.run(options, context);
 });
 
 try {

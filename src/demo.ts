@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Chalk } from 'chalk';
+import { colorFor } from './cli/context.js';
 import { fileURLToPath } from 'node:url';
 import { startReferenceServer, type FaultName, type ReferenceServer } from './server/referenceServer.js';
 
@@ -42,7 +43,7 @@ const steps: DemoStep[] = [
   },
 ];
 
-const c = new Chalk({ level: process.stdout.isTTY && !process.env.NO_COLOR && !process.env.CI ? 1 : 0 });
+const c = new Chalk({ level: colorFor(process.stdout, process.env, false) ? 1 : 0 });
 const bin = fileURLToPath(new URL('../../bin/sse-doctor.js', import.meta.url));
 const servers: Record<DemoStep['server'], ReferenceServer> = {
   compliant: await startReferenceServer({ port: 0 }),

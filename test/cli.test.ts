@@ -87,7 +87,7 @@ describe('bad input gets one line and the right exit code', () => {
     [['tail', 'x', '--base-url', 'not a url'], /--base-url: "not a url" is not a valid URL/],
     [['tail', '--url', 'ftp://host/x'], /must be an http/],
     [['tail', '--bogus'], /unknown option '--bogus'/],
-    [['serve', '--fault', 'nope'], /--fault: unknown fault "nope"/],
+    [['serve', '--fault', 'nope'], /--fault <names>' argument 'nope' is invalid. unknown fault "nope"/],
     [['nosuchcommand'], /unknown command/],
   ])('%j exits 2', async (args, message) => {
     const run = await runCli(args);
@@ -101,7 +101,7 @@ describe('bad input gets one line and the right exit code', () => {
     writeFileSync(join(dir, 'sse-doctor.config.json'), JSON.stringify({ profile: { limits: { heartbeatSeconds: 'often' } } }));
     const run = await runCli(['tail', 'x'], { cwd: dir });
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toBe('sse-doctor: profile.limits.heartbeatSeconds: expected a number');
+    expect(run.stderr.trim()).toBe('sse-doctor: profile.limits.heartbeatSeconds: expected a finite number of seconds >= 0');
   });
 
   it('--help and --version exit 0', async () => {

@@ -67,10 +67,10 @@ describe('sse-doctor load (built CLI)', () => {
 
   it.each([
     [['--threshold', 'p95(firstEvnt)<500ms'], /unknown latency "firstEvnt"/],
-    [['--clients', '5', '--rate', '5/s'], /either --clients .* or --rate/],
-    [['--rate', 'fast'], /--rate: "fast" is not a rate/],
-    [['--client', 'sloppy'], /unknown client model "sloppy"/],
-    [['--shard', '2/2'], /--shard: "2\/2" is not i\/n/],
+    [['--clients', '5', '--rate', '5/s'], /option '--clients <n>' cannot be used with option '--rate <r>'/],
+    [['--rate', 'fast'], /'--rate <r>' argument 'fast' is invalid. expected a rate such as 50\/s/],
+    [['--client', 'sloppy'], /'--client <model>' argument 'sloppy' is invalid. Allowed choices are/],
+    [['--shard', '2/2'], /'--shard <i\/n>' argument '2\/2' is invalid. expected i\/n with 0 <= i < n/],
     [['--url', 'http://127.0.0.1:1/x', '--token-spam'], /--token-spam: needs a profile with a token endpoint/],
     [['--ids', '/nonexistent/ids.txt'], /--ids: cannot read/],
   ])('rejects bad input %j with one line and exit 2', async (args, message) => {

@@ -1,58 +1,7 @@
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UsageError } from '../src/errors.js';
-import { proxyOptionsFromFlags } from '../src/cli/proxy.js';
-import { replaySettingsFromFlags } from '../src/cli/replay.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';
-
-describe('replay and proxy flags', () => {
-  it('normalises replay flags with safe defaults', () => {
-    expect(replaySettingsFromFlags({})).toEqual({
-      clients: undefined,
-      maxRequests: 200,
-      maxDurationMs: undefined,
-      requests: 30,
-      ratePerSecond: 10,
-      slow: false,
-      cut: { afterEvents: 2, afterMs: undefined, reset: false },
-    });
-    expect(replaySettingsFromFlags({ client: 'naive', maxDuration: '5s', cutAfterMs: '250', reset: true, slow: true })).toMatchObject({
-      clients: ['naive'],
-      maxDurationMs: 5000,
-      slow: true,
-      cut: { afterEvents: undefined, afterMs: 250, reset: true },
-    });
-  });
-
-  it.each([
-    [{ client: 'turbo' }, /--client: unknown client model "turbo"/],
-    [{ maxRequests: '0' }, /--max-requests: must be at least 1/],
-    [{ rate: 'fast' }, /--rate: "fast" is not a whole number/],
-    [{ cutAfterEvents: '2', cutAfterMs: '100' }, /either --cut-after-events or --cut-after-ms/],
-    [{ maxDuration: 'soon' }, /--max-duration: "soon" is not a duration/],
-  ])('rejects replay flags %o', (flags, message) => {
-    expect(() => replaySettingsFromFlags(flags)).toThrow(UsageError);
-    expect(() => replaySettingsFromFlags(flags)).toThrow(message);
-  });
-
-  it('normalises proxy flags: bare numbers are milliseconds', () => {
-    expect(proxyOptionsFromFlags({ target: 'http://127.0.0.1:8000/api/', cutAfterMs: '1500', reset: true, latency: '200', buffer: '2s' })).toEqual({
-      target: 'http://127.0.0.1:8000/api',
-      port: 0,
-      rules: { cutAfterEvents: undefined, cutAfterMs: 1500, reset: true, latencyMs: 200, bufferMs: 2000 },
-    });
-  });
-
-  it.each([
-    [{ target: 'localhost:8000' }, /--target: "localhost:8000"/],
-    [{ target: 'http://127.0.0.1:1', cutAfterEvents: '1', cutAfterMs: '5' }, /not both/],
-    [{ target: 'http://127.0.0.1:1', reset: true }, /--reset: needs/],
-    [{ target: 'http://127.0.0.1:1', listen: '70000' }, /--listen: 70000 is not a port/],
-  ])('rejects proxy flags %o', (flags, message) => {
-    expect(() => proxyOptionsFromFlags(flags)).toThrow(message);
-  });
-});
 
 describe('the built CLI', () => {
   let upstream: MisbehavingServer;

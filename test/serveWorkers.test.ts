@@ -10,7 +10,7 @@ import { runCli, startCli, type CliRun } from './helpers/cli.js';
 const PROMPT = 'Write a haiku about event streams';
 const FAILING_PROMPT = 'Please fail this generation on purpose';
 const SIMULATED_ERROR = 'Model returned malformed output (simulated failure)';
-/** Served by the workers with `--generation-ms 1500`: progress, six chunks, complete. */
+/** Served by the workers with `--generation 1500ms`: progress, six chunks, complete. */
 const ALL_IDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /** One worker of a running `serve --workers 2`. */
@@ -54,7 +54,7 @@ function workerPids(stderr: string): number[] {
 
 let server: RunningServe;
 beforeAll(async () => {
-  server = await startServe(['--generation-ms', '1500', '--heartbeat-ms', '300', '--rate-limit', '3', '--verbose']);
+  server = await startServe(['--generation', '1500ms', '--heartbeat', '300ms', '--rate-limit', '3', '--verbose']);
 });
 afterAll(async () => {
   server.child.kill('SIGTERM');
@@ -229,7 +229,7 @@ describe('serve --workers 2 behaves as one server', () => {
 
 describe('serve --workers 2 with a fault', () => {
   it('drop-mid-stream cuts only the first stream of a generation, whichever worker serves the next', async () => {
-    const faulty = await startServe(['--generation-ms', '1500', '--fault', 'drop-mid-stream']);
+    const faulty = await startServe(['--generation', '1500ms', '--fault', 'drop-mid-stream']);
     const [w1, w2] = workersOf(faulty);
     try {
       const id = await create(w1);
@@ -250,7 +250,7 @@ describe('serve --workers: flag and lifecycle', () => {
   it.each(['0', 'abc', '-1', '1.5'])('--workers %s is a one-line usage error (exit 2)', async (workers) => {
     const run = await runCli(['serve', '--port', '0', '--workers', workers]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toBe(`sse-doctor: --workers: "${workers}" is not a whole number >= 1\n`);
+    expect(run.stderr).toBe(`sse-doctor: option '--workers <n>' argument '${workers}' is invalid. expected a whole number >= 1 (see --help)\n`);
     expect(run.stdout).toBe('');
   });
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { SseDecoder, type SseEvent, type SseNotice } from '../src/engine/sseDecoder.js';
 import { splitBytes } from './helpers/misbehaving.js';
@@ -126,5 +127,29 @@ describe('SseDecoder', () => {
     const { events, tooLong } = decode(`data: ${'x'.repeat(5000)}`, 256, 1024);
     expect(tooLong).toBe(1);
     expect(events).toEqual([]);
+  });
+});
+
+describe('SseDecoder under any chunking (fast-check)', () => {
+  const field = fc.string({ unit: fc.constantFrom('a', 'é', '✓', '🚀', ' ', ':', '\x1b', 'x') });
+  const line = fc.oneof(
+    field.map((value) => `data: ${value}`),
+    field.map((value) => `id: ${value.replace(/\0/g, '')}`),
+    field.map((value) => `event: ${value}`),
+    field.map((value) => `: ${value}`),
+    fc.constant(''),
+  );
+  const stream = fc.tuple(fc.array(line, { maxLength: 30 }), fc.constantFrom('\n', '\r\n', '\r')).map(([lines, eol]) => `${lines.join(eol)}${eol}${eol}`);
+
+  it('dispatches the same events and notices whatever the chunk boundaries', () => {
+    fc.assert(
+      fc.property(stream, fc.integer({ min: 1, max: 17 }), (text, size) => {
+        const whole = decode(text);
+        const split = decode(text, size);
+        expect(split.events).toEqual(whole.events);
+        expect(split.notices).toEqual(whole.notices);
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -3,7 +3,8 @@ import { NaiveClient, RobustClient } from '../src/engine/clientPolicy.js';
 import { virtualClock } from '../src/engine/clock.js';
 import { runStreamSession, type SessionOptions } from '../src/engine/streamSession.js';
 import { StreamObserver } from '../src/engine/streamObserver.js';
-import { BUILTIN_PROFILES, type Profile } from '../src/options/profiles.js';
+import { BUILTIN_PROFILES } from '../src/options/profiles.js';
+import type { Profile } from '../src/engine/target.js';
 import { startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';
 
 const profile: Profile = {

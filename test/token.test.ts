@@ -4,7 +4,8 @@ import { token } from '../src/commands/token.js';
 import { UnreachableError } from '../src/errors.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
 import type { HttpExchange } from '../src/engine/http.js';
-import { resolveTargetOptions, type TargetOptions } from '../src/options/options.js';
+import { resolveTargetOptions } from '../src/options/options.js';
+import type { TargetOptions } from '../src/engine/target.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
 
 let server: ReferenceServer;

@@ -3,8 +3,8 @@ import type { Clock } from '../engine/clock.js';
 import { terminalEventTest } from '../engine/contractEvents.js';
 import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
-import type { TargetOptions } from '../options/options.js';
-import type { Profile } from '../options/profiles.js';
+import type { TargetOptions } from '../engine/target.js';
+import type { Profile } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
 
 /** A value a rule needs, or why it is not there (the rule then skips with that reason). */

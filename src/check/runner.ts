@@ -2,7 +2,7 @@ import { UnreachableError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { CheckContext } from './context.js';
 import { RULES } from './rules/index.js';
 import { planRules } from './selection.js';

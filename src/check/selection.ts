@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import type { Rule } from './types.js';
 
 /** Which rules a run has: those it runs, and those it reports as skipped with the reason. */

@@ -1,4 +1,4 @@
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import type { CheckContext } from './context.js';
 
 /** `error` rules fail the run; `warn` rules only warn (unless `--strict`). */
@@ -26,6 +26,8 @@ export interface Rule {
   readonly severity: RuleSeverity;
   readonly group: RuleGroup;
   readonly title: string;
+  /** Why the rule matters to a user of the backend: what breaks when it fails (`check --list` prints it). */
+  readonly why: string;
   /** Runs only with `--slow` (or when named exactly in `--only`). */
   readonly slow?: boolean;
   /** Needs a second identity (`--other-auth`). */

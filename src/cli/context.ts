@@ -1,5 +1,8 @@
-import type { Command } from 'commander';
-import { resolveTargetOptions, type TargetFlags, type TargetOptions } from '../options/options.js';
+import { Option, type Command } from 'commander';
+import { PROFILE_NAMES } from '../options/profiles.js';
+import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
+import { duration, durationList, nonNegativeInt, repeatable } from '../options/parse.js';
 
 /** What a command needs from the process, handed down by `cli.ts` so commands stay testable. */
 export interface CliContext {
@@ -9,8 +12,33 @@ export interface CliContext {
   /** Colour for what goes to stdout / stderr: off for NO_COLOR, a pipe, CI or --no-color. */
   readonly colorStdout: boolean;
   readonly colorStderr: boolean;
+  /** Whether stderr is a terminal: spinners and live counters only then. */
+  readonly stderrIsTty: boolean;
   /** Aborted on the first Ctrl-C/SIGTERM: commands stop and still report what ran. */
   readonly signal: AbortSignal;
+}
+
+/** Colour for text written to `stream`: off for --no-color, NO_COLOR, CI and anything but a terminal. */
+export function colorFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
+  return !noColorFlag && !env.NO_COLOR && !env.CI && stream.isTTY === true;
+}
+
+/** What commander parsed for one command: its positional arguments and its flags. */
+export interface ParsedCommand {
+  readonly args: readonly unknown[];
+  readonly flags: Record<string, unknown>;
+}
+
+/**
+ * One subcommand, in three steps kept apart so argv -> options is tested without the network:
+ * `define` declares flags and arguments, `options` turns them into the command's frozen options
+ * (bad values throw a UsageError), `run` lazy-imports `src/commands/<name>.ts` and resolves to
+ * the exit code (so `--help` stays fast).
+ */
+export interface CommandSpec<Options> {
+  define(program: Command): Command;
+  options(parsed: ParsedCommand, context: CliContext): Options | Promise<Options>;
+  run(options: Options, context: CliContext): Promise<number>;
 }
 
 /** The flags every command that talks to a target shares. */
@@ -19,13 +47,21 @@ export function addTargetOptions(command: Command, { streamUrl = true } = {}): C
     .option('--base-url <url>', 'API base URL (env SSE_DOCTOR_BASE_URL)')
     .option('--auth <token>', 'bearer token for the API (env SSE_DOCTOR_AUTH); never printed')
     .option('--other-auth <token>', "a second user's bearer token (env SSE_DOCTOR_OTHER_AUTH)")
-    .option('-H, --header <header...>', 'extra request header "Name: value" (repeatable)')
-    .option('--profile <name>', 'contract profile: generations or generic')
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', repeatable)
+    .addOption(new Option('--profile <name>', 'contract profile').choices(PROFILE_NAMES))
     .option('--config <file>', 'config file (default ./sse-doctor.config.json)')
-    .option('--connect-timeout <duration>', 'connect timeout, e.g. 5s')
+    .option('--connect-timeout <duration>', 'connect timeout, e.g. 5s', duration)
     .option('--json', 'machine-readable output on stdout');
   if (streamUrl) command.option('--url <url>', 'open this SSE URL directly (implies --profile generic)');
   return command;
+}
+
+/** The client policy's flags (docs/contract.md, "Client policy"), on every command that runs a client. */
+export function addClientPolicyOptions(command: Command): Command {
+  return command
+    .option('--max-retries <n>', 'reconnect at most N times in a row (client policy)', nonNegativeInt)
+    .option('--retry-delays <durations>', 'reconnect delays in order, e.g. 2s,4s,8s (client policy)', durationList)
+    .option('--silence <duration>', 'reconnect after this long without a byte, e.g. 15s (client policy)', duration);
 }
 
 /** Global, target and command flags, merged as commander holds them. */

@@ -1,25 +1,26 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { LoadOptions } from '../commands/load.js';
 import { CLIENT_MODELS, type ClientModelName } from '../engine/clientPolicy.js';
 import { UsageError } from '../errors.js';
 import { loopbackSourceNetwork, type Arrival, type LoadPlan } from '../load/plan.js';
-import { parseDurationMs, parseNonNegativeInteger } from '../options/options.js';
-import type { SetExitCode } from './commands.js';
-import { addTargetOptions, targetFromFlags, type CliContext, type CommonFlags } from './context.js';
+import { parseThreshold, type Threshold } from '../load/thresholds.js';
+import { duration, positiveDuration, positiveInt } from '../options/parse.js';
+import { addClientPolicyOptions, addTargetOptions, targetFromFlags, type CommandSpec, type CommonFlags } from './context.js';
 
 interface LoadFlags extends CommonFlags {
-  clients?: string;
-  rate?: string;
-  duration: string;
-  ramp: string;
-  maxRequests?: string;
+  clients?: number;
+  rate?: number;
+  duration: number;
+  ramp: number;
+  maxRequests?: number;
   tokenSpam?: boolean;
   ids?: string;
-  client: string;
-  workers: string;
-  shard?: string;
+  client: ClientModelName;
+  workers: number;
+  shard?: { index: number; count: number };
   part?: string;
-  threshold?: string[];
+  threshold?: Threshold[];
   html?: string;
 }
 
@@ -27,98 +28,99 @@ interface LoadFlags extends CommonFlags {
 const DEFAULT_CLIENTS = 10;
 const MAX_WORKERS = 64;
 
-export function registerLoad(program: Command, context: CliContext, setExitCode: SetExitCode): void {
-  addTargetOptions(
-    program
-      .command('load')
-      .description('many concurrent clients: streams opened, events/s, 429 rate, latencies, errors (HDR histograms)')
-      .option('--clients <n>', `virtual clients, each looping over the full flow (closed model; default ${DEFAULT_CLIENTS})`)
-      .option('--rate <r>', 'new clients per second, e.g. 50/s (open model; latency counted from the intended start)')
-      .option('--duration <d>', 'how long the test runs', '30s')
-      .option('--ramp <d>', 'start clients (or grow the rate) linearly over this long', '0s')
-      .option('--max-requests <n>', 'stop starting flows once N requests (create + token + stream) are made or reserved')
-      .option('--token-spam', 'hit only the token endpoint, as fast as it answers')
-      .option('--ids <file>', 'use these generation ids (one per line) instead of creating generations')
-      .option('--client <model>', `client model: ${CLIENT_MODELS.join(', ')}`, 'robust')
-      .option('--workers <n>', 'spread the clients over N processes (source addresses 127.0.0.x on loopback)', '1')
-      .option('--shard <i/n>', 'run part i (0-based) of n and write it to --part for sse-doctor merge')
-      .option('--part <file>', 'where --shard writes its part (default sse-doctor-part-<i>-of-<n>.json)')
-      .option('--threshold <expr...>', "CI gate, e.g. 'p95(firstEvent)<500ms' 'rate429<0.05' (a missed one exits 1)")
-      .option('--html <file>', 'also write a self-contained HTML report with charts'),
-  ).action(async (flags: LoadFlags) => {
-    const target = targetFromFlags(flags, context);
+/** `--threshold EXPR`, repeatable, parsed as it is read; shared by load and merge. */
+export function addThresholdOption(command: Command): Command {
+  return command.option(
+    '--threshold <expr>',
+    "CI gate, e.g. 'p95(firstEvent)<500ms' or 'rate429<0.05' (repeatable; a missed one exits 1)",
+    (raw: string, previous: Threshold[] | undefined) => [...(previous ?? []), parseThreshold(raw)],
+  );
+}
+
+export const loadCommand: CommandSpec<LoadOptions> = {
+  define: (program: Command) =>
+    addThresholdOption(
+      addClientPolicyOptions(
+        addTargetOptions(
+          program
+            .command('load')
+            .description('many concurrent clients: streams opened, events/s, 429 rate, latencies, errors (HDR histograms)')
+            .addOption(
+              new Option('--clients <n>', `virtual clients, each looping over the full flow (closed model; default ${DEFAULT_CLIENTS})`)
+                .argParser(positiveInt)
+                .conflicts('rate'),
+            )
+            .option('--rate <r>', 'new clients per second, e.g. 50/s (open model; latency counted from the intended start)', ratePerSecond)
+            .addOption(new Option('--duration <duration>', 'how long the test runs').argParser(positiveDuration).default(30_000, '30s'))
+            .addOption(new Option('--ramp <duration>', 'start clients (or grow the rate) linearly over this long').argParser(duration).default(0, '0s'))
+            .option('--max-requests <n>', 'stop starting flows once N requests (create + token + stream) are made or reserved', positiveInt)
+            .option('--token-spam', 'hit only the token endpoint, as fast as it answers')
+            .option('--ids <file>', 'use these generation ids (one per line) instead of creating generations')
+            .addOption(new Option('--client <model>', 'client model').choices(CLIENT_MODELS).default('robust'))
+            .addOption(new Option('--workers <n>', 'spread the clients over N processes (source addresses 127.0.0.x on loopback)').argParser(workerCount).default(1))
+            .option('--shard <i/n>', 'run part i (0-based) of n and write it to --part for sse-doctor merge', parseShard)
+            .option('--part <file>', 'where --shard writes its part (default sse-doctor-part-<i>-of-<n>.json)')
+            .option('--html <file>', 'also write a self-contained HTML report with charts'),
+        ),
+      ),
+    ),
+  options: ({ flags }, context) => {
+    const loadFlags = flags as unknown as LoadFlags;
+    const target = targetFromFlags(loadFlags, context);
+    const arrival: Arrival =
+      loadFlags.rate !== undefined ? { kind: 'open', ratePerSecond: loadFlags.rate } : { kind: 'closed', clients: loadFlags.clients ?? DEFAULT_CLIENTS };
     const plan = Object.freeze<LoadPlan>({
       target,
-      mode: flags.tokenSpam ? 'token-spam' : 'streams',
-      arrival: parseArrival(flags),
-      durationMs: positiveDuration(flags.duration, '--duration'),
-      rampMs: parseDurationMs(flags.ramp, '--ramp'),
-      maxRequests: flags.maxRequests === undefined ? undefined : positiveInteger(flags.maxRequests, '--max-requests'),
-      ids: flags.ids === undefined ? undefined : readIds(flags.ids),
-      client: parseClient(flags.client),
+      mode: loadFlags.tokenSpam ? 'token-spam' : 'streams',
+      arrival,
+      durationMs: loadFlags.duration,
+      rampMs: loadFlags.ramp,
+      maxRequests: loadFlags.maxRequests,
+      ids: loadFlags.ids === undefined ? undefined : readIds(loadFlags.ids),
+      client: loadFlags.client,
       sourceNetwork: loopbackSourceNetwork(target, 0),
     });
     if (plan.mode === 'token-spam' && (target.streamUrl !== undefined || !target.profile.usesTokens)) {
       throw new UsageError('--token-spam: needs a profile with a token endpoint (not --url or --profile generic)');
     }
-    const workers = positiveInteger(flags.workers, '--workers');
-    if (workers > MAX_WORKERS) throw new UsageError(`--workers: at most ${MAX_WORKERS}`);
-    const { parseThreshold } = await import('../load/thresholds.js');
-    const thresholds = (flags.threshold ?? []).map(parseThreshold);
+    return Object.freeze({
+      plan,
+      workers: loadFlags.workers,
+      shard: loadFlags.shard,
+      partFile: loadFlags.part,
+      thresholds: Object.freeze([...(loadFlags.threshold ?? [])]),
+      json: loadFlags.json === true,
+      htmlFile: loadFlags.html,
+      color: context.colorStdout,
+    });
+  },
+  run: async (options, context) => {
     const { load } = await import('../commands/load.js');
-    setExitCode(
-      await load(
-        Object.freeze({
-          plan,
-          workers,
-          shard: flags.shard === undefined ? undefined : parseShard(flags.shard),
-          partFile: flags.part,
-          thresholds,
-          json: flags.json === true,
-          htmlFile: flags.html,
-          color: context.colorStdout,
-        }),
-        { stdout: context.stdout, stderr: context.stderr, stderrIsTty: (context.stderr as { isTTY?: boolean }).isTTY === true, signal: context.signal },
-      ),
-    );
-  });
+    return load(options, context);
+  },
+};
+
+/** `50/s` or `50`: new clients per second. */
+function ratePerSecond(raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(raw.trim());
+  const rate = match ? Number(match[1]) : NaN;
+  if (!(rate > 0)) throw new InvalidArgumentError('expected a rate such as 50/s');
+  return rate;
 }
 
-function parseArrival(flags: LoadFlags): Arrival {
-  if (flags.clients !== undefined && flags.rate !== undefined) throw new UsageError('give either --clients (closed model) or --rate (open model), not both');
-  if (flags.rate !== undefined) {
-    const match = /^(\d+(?:\.\d+)?)(?:\/s)?$/.exec(flags.rate.trim());
-    const rate = match ? Number(match[1]) : NaN;
-    if (!(rate > 0)) throw new UsageError(`--rate: "${flags.rate}" is not a rate (expected e.g. 50/s)`);
-    return { kind: 'open', ratePerSecond: rate };
-  }
-  return { kind: 'closed', clients: flags.clients === undefined ? DEFAULT_CLIENTS : positiveInteger(flags.clients, '--clients') };
+function workerCount(raw: string): number {
+  const workers = positiveInt(raw);
+  if (workers > MAX_WORKERS) throw new InvalidArgumentError(`at most ${MAX_WORKERS}`);
+  return workers;
 }
 
 /** `i/n`, 0-based: `--shard $JOB_COMPLETION_INDEX/4` in a Kubernetes Indexed Job. */
-export function parseShard(raw: string): { index: number; count: number } {
+function parseShard(raw: string): { index: number; count: number } {
   const match = /^(\d+)\/(\d+)$/.exec(raw.trim());
   const index = Number(match?.[1]);
   const count = Number(match?.[2]);
-  if (!match || count < 1 || index >= count) throw new UsageError(`--shard: "${raw}" is not i/n with 0 <= i < n (e.g. 0/4)`);
+  if (!match || count < 1 || index >= count) throw new InvalidArgumentError('expected i/n with 0 <= i < n (e.g. 0/4)');
   return { index, count };
-}
-
-function parseClient(raw: string): ClientModelName {
-  if (!(CLIENT_MODELS as readonly string[]).includes(raw)) throw new UsageError(`--client: unknown client model "${raw}" (expected ${CLIENT_MODELS.join(', ')})`);
-  return raw as ClientModelName;
-}
-
-function positiveInteger(raw: string, where: string): number {
-  const value = parseNonNegativeInteger(raw, where);
-  if (value < 1) throw new UsageError(`${where}: must be at least 1`);
-  return value;
-}
-
-function positiveDuration(raw: string, where: string): number {
-  const value = parseDurationMs(raw, where);
-  if (value <= 0) throw new UsageError(`${where}: must be longer than 0`);
-  return value;
 }
 
 function readIds(file: string): string[] {

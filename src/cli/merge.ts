@@ -1,32 +1,40 @@
 import type { Command } from 'commander';
-import type { SetExitCode } from './commands.js';
-import type { CliContext } from './context.js';
+import type { MergeOptions } from '../commands/merge.js';
+import type { Threshold } from '../load/thresholds.js';
+import type { CommandSpec } from './context.js';
+import { addThresholdOption } from './load.js';
 
 interface MergeFlags {
   json?: boolean;
   html?: string;
-  threshold?: string[];
+  threshold?: Threshold[];
   out?: string;
 }
 
-export function registerMerge(program: Command, context: CliContext, setExitCode: SetExitCode): void {
-  program
-    .command('merge')
-    .description('combine load parts written by --shard i/n into one report (histograms merged exactly)')
-    .argument('<parts...>', 'part files (sse-doctor load --shard i/n --part FILE)')
-    .option('--json', 'machine-readable output on stdout')
-    .option('--html <file>', 'also write a self-contained HTML report with charts')
-    .option('--threshold <expr...>', "CI gate, e.g. 'p95(firstEvent)<500ms' 'rate429<0.05' (a missed one exits 1)")
-    .option('--out <file>', 'also write the merged part (to merge again later)')
-    .action(async (files: string[], flags: MergeFlags) => {
-      const { parseThreshold } = await import('../load/thresholds.js');
-      const thresholds = (flags.threshold ?? []).map(parseThreshold);
-      const { merge } = await import('../commands/merge.js');
-      setExitCode(
-        await merge(
-          Object.freeze({ files, outFile: flags.out, thresholds, json: flags.json === true, htmlFile: flags.html, color: context.colorStdout }),
-          { stdout: context.stdout, stderr: context.stderr },
-        ),
-      );
+export const mergeCommand: CommandSpec<MergeOptions> = {
+  define: (program: Command) =>
+    addThresholdOption(
+      program
+        .command('merge')
+        .description('combine load parts written by --shard i/n into one report (histograms merged exactly)')
+        .argument('<parts...>', 'part files (sse-doctor load --shard i/n --part FILE)')
+        .option('--json', 'machine-readable output on stdout')
+        .option('--html <file>', 'also write a self-contained HTML report with charts')
+        .option('--out <file>', 'also write the merged part (to merge again later)'),
+    ),
+  options: ({ args, flags }, context) => {
+    const mergeFlags = flags as MergeFlags;
+    return Object.freeze({
+      files: Object.freeze([...(args[0] as string[])]),
+      outFile: mergeFlags.out,
+      thresholds: Object.freeze([...(mergeFlags.threshold ?? [])]),
+      json: mergeFlags.json === true,
+      htmlFile: mergeFlags.html,
+      color: context.colorStdout,
     });
-}
+  },
+  run: async (options, context) => {
+    const { merge } = await import('../commands/merge.js');
+    return merge(options, context);
+  },
+};

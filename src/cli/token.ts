@@ -1,17 +1,25 @@
 import type { Command } from 'commander';
-import type { SetExitCode } from './commands.js';
-import { addTargetOptions, targetFromFlags, type CliContext, type CommonFlags } from './context.js';
+import type { TokenOptions } from '../commands/token.js';
+import { addTargetOptions, targetFromFlags, type CommandSpec, type CommonFlags } from './context.js';
 
-export function registerToken(program: Command, context: CliContext, setExitCode: SetExitCode): void {
-  addTargetOptions(
-    program
-      .command('token')
-      .description('ask the token endpoint for a stream token and explain the answer')
-      .argument('<id>', 'generation id'),
-    { streamUrl: false },
-  ).action(async (generationId: string, flags: CommonFlags) => {
-    const target = targetFromFlags(flags, context);
+export const tokenCommand: CommandSpec<TokenOptions> = {
+  define: (program: Command) =>
+    addTargetOptions(
+      program
+        .command('token')
+        .description('ask the token endpoint for a stream token and explain the answer')
+        .argument('<id>', 'generation id'),
+      { streamUrl: false },
+    ),
+  options: ({ args, flags }, context) =>
+    Object.freeze({
+      target: targetFromFlags(flags as CommonFlags, context),
+      generationId: args[0] as string,
+      json: (flags as CommonFlags).json === true,
+      color: context.colorStdout,
+    }),
+  run: async (options, context) => {
     const { token } = await import('../commands/token.js');
-    setExitCode(await token({ target, generationId, json: flags.json === true, color: context.colorStdout }, context));
-  });
-}
+    return token(options, context);
+  },
+};

@@ -6,10 +6,14 @@ import { EXIT_CODES, UsageError } from '../errors.js';
 import { renderCheckGithub } from '../reporters/checkGithub.js';
 import { renderCheckJson } from '../reporters/checkJson.js';
 import { renderCheckJunit } from '../reporters/checkJunit.js';
+import { renderRuleList, renderRuleListJson } from '../reporters/checkRules.js';
+import { RULES } from '../check/rules/index.js';
 import { renderCheckTable } from '../reporters/checkTable.js';
 
 /** The runner's options (less the clock, signal and rule set it gets from here) and how to report. */
 export interface CheckCommandOptions extends Omit<CheckOptions, 'clock' | 'signal' | 'rules'> {
+  /** `--list`: print the rules with their explanations and run nothing. */
+  readonly list: boolean;
   readonly json: boolean;
   /** Where to write the JUnit XML report, if anywhere. */
   readonly junitFile: string | undefined;
@@ -21,6 +25,8 @@ export interface CheckCommandOptions extends Omit<CheckOptions, 'clock' | 'signa
 export interface CheckCommandIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Progress (a spinner) only for a person at a terminal. */
+  readonly stderrIsTty: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -29,8 +35,12 @@ export interface CheckCommandIo {
  * Exit 0 when no error rule failed (with --strict: no warning either), 1 otherwise.
  */
 export async function check(options: CheckCommandOptions, io: CheckCommandIo): Promise<number> {
+  if (options.list) {
+    io.stdout.write(options.json ? renderRuleListJson(RULES) : renderRuleList(RULES, new Chalk({ level: options.color ? 1 : 0 })));
+    return EXIT_CODES.ok;
+  }
   // Progress only on a terminal: a pipe or a CI log gets the report and nothing else.
-  const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: (io.stderr as { isTTY?: boolean }).isTTY !== true });
+  const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: !io.stderrIsTty });
   const report = await runCheck(
     {
       target: options.target,

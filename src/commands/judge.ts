@@ -8,7 +8,7 @@ import { startPageClient } from '../judge/page.js';
 import { judgePolicy } from '../judge/policy.js';
 import { runJudge } from '../judge/runner.js';
 import type { JudgeCaseName, JudgeReport } from '../judge/types.js';
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from '../engine/target.js';
 import { renderJudgeHtml } from '../reporters/judgeHtml.js';
 import { renderJudgeJson } from '../reporters/judgeJson.js';
 import { renderJudgeJunit } from '../reporters/judgeJunit.js';

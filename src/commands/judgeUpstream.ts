@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../engine/clock.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import { runJudge } from '../judge/runner.js';
 import { startUpstreamArena, UPSTREAM_CASES, upstreamPolicy, type UpstreamKind } from '../judge/upstream.js';
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from '../engine/target.js';
 import { writeJudgeReports } from './judge.js';
 
 export interface JudgeUpstreamOptions {

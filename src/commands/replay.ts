@@ -1,6 +1,6 @@
 import ora from 'ora';
 import { EXIT_CODES, UsageError } from '../errors.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
 import { runScenarios } from '../replay/runner.js';
 import type { ReplaySettings } from '../replay/scenario.js';
@@ -18,6 +18,8 @@ export interface ReplayOptions {
 export interface ReplayCommandIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Progress (a spinner) only for a person at a terminal. */
+  readonly stderrIsTty: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -35,7 +37,7 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
   }
   if (options.scenario === undefined) throw new UsageError('replay: name a scenario (see replay --list) or the path of a scenario module');
   // Progress only for a person at a terminal; a pipe or CI gets nothing on stderr but errors.
-  const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: (io.stderr as NodeJS.WriteStream).isTTY !== true });
+  const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: !io.stderrIsTty });
   try {
     const { exitCode } = await runScenarios([options.scenario], options.target, {
       stdout: io.stdout,

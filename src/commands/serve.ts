@@ -1,3 +1,4 @@
+import { UsageError } from '../errors.js';
 import { startReferenceServer, type FaultName, type ServerTimings } from '../server/referenceServer.js';
 
 /** `sse-doctor serve`, normalised. */
@@ -32,14 +33,15 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<void> {
     log: options.verbose ? (line: string) => io.stderr.write(`${line}\n`) : undefined,
   };
   // Loaded only for workers, so the one-process server stays exactly what it was.
-  const server =
+  const starting =
     options.workers > 1
-      ? await (await import('../server/clusterPrimary.js')).startClusterServer({
-          ...serverOptions,
-          workers: options.workers,
-          notify: (line) => io.stderr.write(`${line}\n`),
-        })
-      : await startReferenceServer(serverOptions);
+      ? import('../server/clusterPrimary.js').then(({ startClusterServer }) =>
+          startClusterServer({ ...serverOptions, workers: options.workers, notify: (line) => io.stderr.write(`${line}\n`) }),
+        )
+      : startReferenceServer(serverOptions);
+  const server = await starting.catch((error: unknown) => {
+    throw listenFailure(error, options) ?? error;
+  });
   io.stdout.write(`${server.baseUrl}\n`);
   io.stderr.write(describe(server.baseUrl, options));
 
@@ -57,6 +59,16 @@ export async function serve(options: ServeOptions, io: ServeIo): Promise<void> {
   });
   io.stderr.write('stopping the reference server\n');
   await server.close();
+}
+
+/** A port taken or not ours to bind is the user's to change: one line, exit 2, not a stack. */
+function listenFailure(error: unknown, options: ServeOptions): UsageError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const reason = error instanceof Error ? error.message : String(error);
+  if (code === 'EADDRINUSE') return new UsageError(`port ${options.port} is already in use: ${reason} (choose another with --port, or --port 0 for any free one)`, { cause: error });
+  if (code === 'EACCES') return new UsageError(`port ${options.port} may not be bound by this user: ${reason} (choose a port above 1023)`, { cause: error });
+  if (code === 'EADDRNOTAVAIL') return new UsageError(`--host ${options.host} is not an address of this machine: ${reason}`, { cause: error });
+  return undefined;
 }
 
 function describe(baseUrl: string, options: ServeOptions): string {

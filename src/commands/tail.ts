@@ -8,7 +8,7 @@ import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import type { SseNotice } from '../engine/sseDecoder.js';
 import type { TailItem } from '../reporters/tailItems.js';
 import { tailJsonLine } from '../reporters/tailJson.js';

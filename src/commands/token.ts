@@ -3,7 +3,7 @@ import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { GenerationsApi } from '../engine/generationsApi.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 
 export interface TokenOptions {
   readonly target: TargetOptions;

@@ -1,6 +1,7 @@
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import type { StreamEnd } from './connection.js';
+import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
 /** What happened on one attempt, as a client policy sees it. */
 export type AttemptOutcome =
@@ -44,7 +45,7 @@ export interface ClientModel {
 /** Delay before retry number `retry` (1-based): the schedule's entry, its last past the end, with jitter. */
 export function retryDelay(retry: number, delaysMs: readonly number[], jitter: number, random: () => number): number {
   const base = delaysMs[Math.min(retry, delaysMs.length) - 1] ?? 0;
-  return Math.max(0, Math.round(base * (1 + jitter * (2 * random() - 1))));
+  return clampDelay(base * (1 + jitter * (2 * random() - 1))).ms;
 }
 
 /** Describes a stream end in a few words for logs and reasons. */
@@ -133,8 +134,9 @@ export class RobustClient implements ClientModel {
   }
 
   private rateLimited(retryAfterSeconds: number | undefined): PolicyDecision {
-    const seconds = retryAfterSeconds ?? this.config.rateLimitFallbackSeconds;
-    return this.retryAfter(`429 Too Many Requests: waiting ${seconds} s${retryAfterSeconds === undefined ? ' (no Retry-After, fallback)' : ' (Retry-After)'}`, seconds * 1000);
+    const delay = delayFromSeconds(retryAfterSeconds ?? this.config.rateLimitFallbackSeconds);
+    const source = retryAfterSeconds === undefined ? ' (no usable Retry-After, fallback)' : ' (Retry-After)';
+    return this.retryAfter(`429 Too Many Requests: waiting ${delay.ms / 1000} s${source}${describeClamp(delay)}`, delay.ms);
   }
 }
 
@@ -182,9 +184,14 @@ export class EventSourceClient implements ClientModel {
     if (end.kind === 'aborted') return stop('stopped by the user');
     if (end.kind === 'http-error' || end.kind === 'wrong-content-type') return stop(`${describeEnd(end)}: EventSource fails the connection, no reconnect`);
     // The spec lets `retry:` change the reconnection time for the rest of the EventSource's life.
-    if (outcome.serverRetryMs !== undefined) this.retryMs = outcome.serverRetryMs;
+    let clampNote = '';
+    if (outcome.serverRetryMs !== undefined) {
+      const delay = clampDelay(outcome.serverRetryMs);
+      this.retryMs = delay.ms;
+      clampNote = delay.clamped === undefined ? '' : `; retry:${describeClamp(delay)}`;
+    }
     this.retries++;
-    return { action: 'retry', delayMs: this.retryMs, reason: describeEnd(end), retry: this.retries, freshToken: false, resume: true };
+    return { action: 'retry', delayMs: this.retryMs, reason: `${describeEnd(end)}${clampNote}`, retry: this.retries, freshToken: false, resume: true };
   }
 }
 

@@ -1,3 +1,5 @@
+import { timerMs } from './delay.js';
+
 /** Time as the engines see it: injectable so schedules and windows are tested in milliseconds. */
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
@@ -18,7 +20,7 @@ export const systemClock: Clock = {
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
+      }, timerMs(ms));
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
 };

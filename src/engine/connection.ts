@@ -1,5 +1,6 @@
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
+import { parseRetryAfterSeconds, timerMs } from './delay.js';
 import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
 /** How one SSE connection ended. Every kind but `aborted` and `local-limit` is something the target did. */
@@ -227,7 +228,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (maxDurationMs) due = this.startedAt + maxDurationMs;
     if (silenceTimeoutMs > 0 && this.decoder !== undefined) due = Math.min(due, this.lastByteAt + silenceTimeoutMs);
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined) due = Math.min(due, this.terminalEvent.t + closeAfterTerminalMs);
-    if (due !== Infinity) this.watchdog = setTimeout(this.wake, Math.max(MIN_WATCHDOG_MS, due - this.clock.now()));
+    if (due !== Infinity) this.watchdog = setTimeout(this.wake, timerMs(Math.max(MIN_WATCHDOG_MS, due - this.clock.now())));
   }
 
   /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
@@ -256,7 +257,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private endExcerpt(): void {
     const status = this.open?.status ?? 0;
     const bodyExcerpt = Buffer.concat(this.excerpt ?? []).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
-    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfter(this.open?.headers['retry-after']) });
+    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfterSeconds(this.open?.headers['retry-after']) });
   }
 
   /** Ends with `end` and lets the connection go: what the body still holds is not wanted. */
@@ -326,14 +327,6 @@ export function errorCode(error: unknown): string {
     current = current.cause;
   }
   return fallback;
-}
-
-/** `Retry-After` in seconds (delta-seconds or an HTTP date), or undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, nowMs: number = Date.now()): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - nowMs) / 1000));
 }
 
 export function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {

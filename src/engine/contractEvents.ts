@@ -1,4 +1,4 @@
-import type { Profile } from '../options/profiles.js';
+import type { Profile } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import type { SseEvent } from './sseDecoder.js';
 

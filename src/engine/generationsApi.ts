@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from './target.js';
 import { isHttpFailure, sendJson, type HttpExchange, type HttpFailure } from './http.js';
 
 /** A successful token response, checked for shape. */

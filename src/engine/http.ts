@@ -1,5 +1,6 @@
 import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
-import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, parseRetryAfter, requestTarget } from './connection.js';
+import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, requestTarget } from './connection.js';
+import { parseRetryAfterSeconds } from './delay.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
 export function createDispatcher(connectTimeoutMs: number): Dispatcher {
@@ -124,7 +125,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     const bodyText = Buffer.concat(this.chunks).toString('utf8');
     const { status, headers } = this;
-    this.finish({ status, headers, bodyText, json: parseJsonOrUndefined(bodyText), latencyMs: performance.now() - this.started, retryAfterSeconds: parseRetryAfter(headers['retry-after']) });
+    this.finish({ status, headers, bodyText, json: parseJsonOrUndefined(bodyText), latencyMs: performance.now() - this.started, retryAfterSeconds: parseRetryAfterSeconds(headers['retry-after']) });
   }
 
   private finish(result: HttpExchange | HttpFailure): void {

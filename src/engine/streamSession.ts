@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
-import type { TargetOptions } from '../options/options.js';
-import type { Profile } from '../options/profiles.js';
+import type { TargetOptions } from './target.js';
+import type { Profile } from './target.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
 import { openStream, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
@@ -147,7 +147,7 @@ class StreamSession implements StreamCallbacks {
         }
         outcome = streamOutcome;
       }
-      const decision = options.model.decide(outcome);
+      const decision = this.withinBound(options.model.decide(outcome));
       this.callbacks.onDecision?.(decision);
       if (decision.action === 'stop') return this.finish(decision);
       this.retries++;
@@ -166,6 +166,14 @@ class StreamSession implements StreamCallbacks {
       return { action: 'stop', reason: `duration bound reached (${maxDurationMs} ms)`, gaveUp: true };
     }
     return undefined;
+  }
+
+  /** A retry whose wait would end past the session's duration bound stops now, rather than sleeping into it. */
+  private withinBound(decision: PolicyDecision): PolicyDecision {
+    const { maxDurationMs } = this.options;
+    if (decision.action !== 'retry' || maxDurationMs === undefined) return decision;
+    if (this.clock.now() + decision.delayMs - this.startedAt < maxDurationMs) return decision;
+    return { action: 'stop', reason: `${decision.reason}; that wait ends past this run's bound of ${Math.round(maxDurationMs / 1000)} s, so stopping now`, gaveUp: true };
   }
 
   /** Its own step, so the token response is not held by the session while the stream runs. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../engine/clock.js';
 import { escapeRegExp } from '../engine/contractEvents.js';
 import { redactStreamUrl } from '../engine/secrets.js';
-import type { ProfilePaths } from '../options/profiles.js';
+import type { ProfilePaths } from '../engine/target.js';
 import { startFaultProxy } from '../proxy/faultProxy.js';
 import type { Answer, JudgeCase, ScriptedEvent } from './cases.js';
 import type { JudgePolicy } from './policy.js';

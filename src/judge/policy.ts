@@ -1,4 +1,4 @@
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from '../engine/target.js';
 
 /** The profile's client policy in real milliseconds, scaled by `--time-scale`. */
 export interface JudgePolicy {

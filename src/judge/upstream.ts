@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../engine/clock.js';
-import type { ProfileClient } from '../options/profiles.js';
+import type { ProfileClient } from '../engine/target.js';
 import type { CaseRecord, GradedCase } from './cases.js';
 import { attemptsOf, requestsAfter, retryAfterWindows } from './figures.js';
 import { acceptedRange, type JudgePolicy } from './policy.js';

@@ -1,5 +1,5 @@
 import type { ClientModelName } from '../engine/clientPolicy.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 
 /** How virtual clients arrive: a fixed population that loops (closed) or a fixed arrival rate (open). */
 export type Arrival = { readonly kind: 'closed'; readonly clients: number } | { readonly kind: 'open'; readonly ratePerSecond: number };

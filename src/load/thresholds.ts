@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { duration } from '../options/parse.js';
 import { LATENCY_METRICS, type LatencyMetric } from './part.js';
 
 /** Plain figures a threshold can name (besides `pNN(latency)`, `max(latency)`, `mean(latency)`). */
@@ -23,7 +24,7 @@ export interface ThresholdResult {
   readonly ok: boolean;
 }
 
-const PATTERN = /^\s*(?:(p\d{1,3}(?:\.\d+)?|max|mean)\(\s*(\w+)\s*\)|(\w+))\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$/;
+const PATTERN = /^\s*(?:(p\d{1,3}(?:\.\d+)?|max|mean)\(\s*(\w+)\s*\)|(\w+))\s*(<=|>=|<|>)\s*(\d+(?:\.\d+)?)\s*(ms|s|m|%)?\s*$/;
 
 export function parseThreshold(raw: string): Threshold {
   const match = PATTERN.exec(raw);
@@ -31,11 +32,10 @@ export function parseThreshold(raw: string): Threshold {
     new UsageError(`--threshold "${raw}": ${why} (e.g. 'p95(firstEvent)<500ms', 'rate429<0.05'; latencies: ${LATENCY_METRICS.join(', ')}; figures: ${THRESHOLD_FIGURES.join(', ')})`);
   if (!match) throw usage('not a threshold');
   const [, stat, metric, figure, op, number, unit] = match;
-  let limit = Number(number);
   if (stat !== undefined && metric !== undefined) {
     if (!(LATENCY_METRICS as readonly string[]).includes(metric)) throw usage(`unknown latency "${metric}"`);
-    if (unit === '%') throw usage('a latency takes ms or s, not %');
-    if (unit === 's') limit *= 1000;
+    if (unit === undefined || unit === '%') throw usage(`a latency needs a unit: ${number}ms, ${number}s or ${number}m`);
+    const limit = duration(`${number}${unit}`);
     let parsedStat: Extract<Threshold['subject'], { kind: 'latency' }>['stat'];
     if (stat === 'max' || stat === 'mean') parsedStat = stat;
     else {
@@ -46,8 +46,8 @@ export function parseThreshold(raw: string): Threshold {
     return { expression: raw.trim(), subject: { kind: 'latency', metric: metric as LatencyMetric, stat: parsedStat }, op: op as Threshold['op'], limit };
   }
   if (!(THRESHOLD_FIGURES as readonly string[]).includes(figure ?? '')) throw usage(`unknown figure "${figure}"`);
-  if (unit === 'ms' || unit === 's') throw usage(`${figure} is not a duration`);
-  if (unit === '%') limit /= 100;
+  if (unit !== undefined && unit !== '%') throw usage(`${figure} is not a duration`);
+  const limit = unit === '%' ? Number(number) / 100 : Number(number);
   return { expression: raw.trim(), subject: { kind: 'figure', figure: figure as ThresholdFigure }, op: op as Threshold['op'], limit };
 }
 

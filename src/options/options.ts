@@ -1,26 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
+import { DELAY_RANGE_MS } from '../engine/delay.js';
 import { registerSecret } from '../engine/secrets.js';
-import { BUILTIN_PROFILES, PROFILE_NAMES, type Profile, type ProfileName } from './profiles.js';
+import type { Profile, ProfileClient, TargetOptions } from '../engine/target.js';
+import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js';
 
-/** Where a run points and how it behaves: the one frozen object every command receives. */
-export interface TargetOptions {
-  /** Base URL of the API without a trailing slash, e.g. `http://127.0.0.1:8000/api`. */
-  readonly baseUrl: string;
-  /** A full SSE URL to open directly (`--url`, generic profile). */
-  readonly streamUrl: string | undefined;
-  readonly auth: string | undefined;
-  readonly otherAuth: string | undefined;
-  readonly headers: Readonly<Record<string, string>>;
-  readonly profile: Profile;
-  readonly connectTimeoutMs: number;
-  readonly headersTimeoutMs: number;
-  /** Longest pending line the SSE decoder holds before calling the stream broken. */
-  readonly maxLineBytes: number;
-}
-
-/** The global flags as commander hands them over, before any validation. */
+/** The target and client-policy flags as commander hands them over, values already parsed by `options/parse.ts`. */
 export interface TargetFlags {
   config?: string;
   baseUrl?: string;
@@ -29,8 +15,13 @@ export interface TargetFlags {
   otherAuth?: string;
   header?: string[];
   profile?: string;
-  maxRetries?: string;
-  connectTimeout?: string;
+  /** Milliseconds. */
+  connectTimeout?: number;
+  maxRetries?: number;
+  /** Milliseconds, in order. */
+  retryDelays?: number[];
+  /** Milliseconds. */
+  silence?: number;
 }
 
 const CONFIG_FILE = 'sse-doctor.config.json';
@@ -60,11 +51,8 @@ export function resolveTargetOptions(
   const file = readConfigFile(flags.config, cwd);
   const profileName = pickProfileName(flags, file);
   const overrides = typeof file.profile === 'object' ? withoutKey(file.profile, 'base') : {};
-  let profile = mergeChecked(BUILTIN_PROFILES[profileName], overrides, 'profile') as Profile;
-  if (flags.maxRetries !== undefined) {
-    const maxRetries = parseNonNegativeInteger(flags.maxRetries, '--max-retries');
-    profile = { ...profile, client: { ...profile.client, maxRetries } };
-  }
+  const fromFile = mergeChecked(BUILTIN_PROFILES[profileName], overrides, 'profile') as Profile;
+  const profile: Profile = { ...fromFile, client: withClientFlags(fromFile.client, flags) };
 
   const envBaseUrl = nonEmpty(env.SSE_DOCTOR_BASE_URL);
   const [baseUrlSource, rawBaseUrl] =
@@ -87,13 +75,20 @@ export function resolveTargetOptions(
     otherAuth,
     headers,
     profile,
-    connectTimeoutMs:
-      flags.connectTimeout !== undefined
-        ? parseDurationMs(flags.connectTimeout, '--connect-timeout')
-        : checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
+    connectTimeoutMs: flags.connectTimeout ?? checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
     headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
     maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
   });
+}
+
+/** `--max-retries`, `--retry-delays` and `--silence` override the profile's client policy. */
+function withClientFlags(client: ProfileClient, flags: TargetFlags): ProfileClient {
+  return {
+    ...client,
+    maxRetries: flags.maxRetries ?? client.maxRetries,
+    retryDelaysSeconds: flags.retryDelays?.map((ms) => ms / 1000) ?? client.retryDelaysSeconds,
+    silenceSeconds: flags.silence === undefined ? client.silenceSeconds : flags.silence / 1000,
+  };
 }
 
 function pickProfileName(flags: TargetFlags, file: ConfigFile): ProfileName {
@@ -134,7 +129,7 @@ function readConfigFile(explicitPath: string | undefined, cwd: string): ConfigFi
 
 /**
  * Overlays `override` on `base`, taking each default's type as the schema, so a typo or a
- * wrong type is reported with its full path (`profile.limits.heartbeatSeconds: expected a number`).
+ * wrong type is reported with its full path (`profile.limits.heartbeatSeconds: expected a finite number of seconds >= 0`).
  */
 function mergeChecked(base: unknown, override: unknown, path: string): unknown {
   if (override === undefined) return base;
@@ -143,7 +138,7 @@ function mergeChecked(base: unknown, override: unknown, path: string): unknown {
     if (!Array.isArray(override) || override.some((item) => typeof item !== itemType)) {
       throw new ConfigError(`${path}: expected an array of ${itemType}s`);
     }
-    return [...override];
+    return override.map((item: unknown, index) => (itemType === 'number' ? checkNumber(item, `${path}[${index}]`) : item));
   }
   if (isPlainObject(base)) {
     if (!isPlainObject(override)) throw new ConfigError(`${path}: expected an object`);
@@ -159,9 +154,18 @@ function mergeChecked(base: unknown, override: unknown, path: string): unknown {
   return override;
 }
 
+/**
+ * Numbers of the config: finite, not negative; a number of seconds also within the range every
+ * wait is clamped to (`DELAY_RANGE_MS`), so a schedule cannot ask for what the tool will not do.
+ */
 function checkNumber(value: unknown, path: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ConfigError(`${path}: expected a number`);
-  if (value < 0) throw new ConfigError(`${path}: expected a number >= 0, got ${value}`);
+  const seconds = /Seconds(\[\d+\])?$/.test(path);
+  // The client's waits (retry schedule, 429 fallback, silence) are delays; the contract's limits may be longer.
+  const delay = seconds && path.startsWith('profile.client.');
+  const expected = `a finite number${seconds ? ' of seconds' : ''} >= 0${delay ? ` and <= ${DELAY_RANGE_MS.max / 1000}` : ''}`;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (delay && value * 1000 > DELAY_RANGE_MS.max)) {
+    throw new ConfigError(`${path}: expected ${expected}${typeof value === 'number' ? `, got ${value}` : ''}`);
+  }
   return value;
 }
 
@@ -205,20 +209,6 @@ export function normaliseUrl(raw: string, where: string): string {
     throw new UsageError(`${where}: "${raw}" must be an http:// or https:// URL`);
   }
   return url.href.replace(/\/$/, '');
-}
-
-/** `500ms`, `20s`, `2m` or a bare number of seconds. */
-export function parseDurationMs(raw: string, where: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(raw.trim());
-  if (!match) throw new UsageError(`${where}: "${raw}" is not a duration (expected e.g. 500ms, 20s, 2m)`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  return Math.round(value * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000));
-}
-
-export function parseNonNegativeInteger(raw: string, where: string): number {
-  if (!/^\d+$/.test(raw.trim())) throw new UsageError(`${where}: "${raw}" is not a whole number >= 0`);
-  return Number(raw);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -7,7 +7,7 @@ import { isHttpFailure } from '../engine/http.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
 import { StreamObserver } from '../engine/streamObserver.js';
 import { runStreamSession } from '../engine/streamSession.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { startFaultProxy, type FaultProxy } from '../proxy/faultProxy.js';
 import { metricsOf } from './metrics.js';
 import type { ObservedSession, ReplaySettings, ScenarioContext } from './scenario.js';

@@ -3,7 +3,7 @@ import { EXIT_CODES, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { ClientModelName } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
-import type { TargetOptions } from '../options/options.js';
+import type { TargetOptions } from '../engine/target.js';
 import { replayJson } from '../reporters/replayJson.js';
 import { replayPretty } from '../reporters/replayPretty.js';
 import { createScenarioContext } from './context.js';

@@ -40,7 +40,8 @@ export async function startClusterServer(options: ClusterServerOptions): Promise
   const { timings } = resolveSettings(options.faults ?? [], options.timings ?? {});
   const state = new LocalSharedState(timings);
   const host = options.host ?? '127.0.0.1';
-  const port = options.port || (await freePort(host));
+  // Bound once here too: a port in use fails now with the listen error, not as workers dying one by one.
+  const port = await probePort(host, options.port ?? 0);
   const running = new Set<Worker>();
   let stopping = false;
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
@@ -101,19 +102,20 @@ export async function startClusterServer(options: ClusterServerOptions): Promise
 }
 
 /**
- * A port for `--port 0`, chosen before forking. Workers share one listening socket only while
- * they listen with the same arguments; with an explicit port, a replacement joins its siblings'
- * socket, or binds the same port again if they all died, where `listen(0)` would move to a new one.
+ * Binds `port` (0: any free one) and lets it go, before forking. Workers share one listening
+ * socket only while they listen with the same arguments; with an explicit port, a replacement
+ * joins its siblings' socket, or binds the same port again if they all died, where `listen(0)`
+ * would move to a new one.
  */
-async function freePort(host: string): Promise<number> {
+async function probePort(host: string, port: number): Promise<number> {
   const probe = createServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject);
-    probe.listen(0, host, resolve);
+    probe.listen(port, host, resolve);
   });
-  const { port } = probe.address() as AddressInfo;
+  const { port: bound } = probe.address() as AddressInfo;
   await new Promise((resolve) => probe.close(resolve));
-  return port;
+  return bound;
 }
 
 function stopWorker(worker: Worker): Promise<void> {

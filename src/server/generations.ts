@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { ServerTimings } from './settings.js';
+import { MAX_GENERATIONS, type GenerationRecord } from './generationRecord.js';
 import type { SharedState } from './sharedState.js';
 
 /** The lifecycle of CONTRACT.md: `pending -> processing -> completed | failed | cancelled`. */
@@ -22,19 +22,6 @@ export interface GenerationEvent {
 
 /** Told about every event appended to a generation, with the event already framed for the wire. */
 export type GenerationListener = (event: GenerationEvent, frame: string) => void;
-
-/**
- * What defines a generation, fixed at creation and held by the shared state: its whole timeline
- * follows from `createdAtMs` and `failing`, so any process can replay it.
- */
-export interface GenerationRecord {
-  readonly id: string;
-  readonly owner: string;
-  readonly prompt: string;
-  /** Epoch milliseconds, the one clock every process of the server shares. */
-  readonly createdAtMs: number;
-  readonly failing: boolean;
-}
 
 /** A process's replica of a generation and its event log. Mutated only by its own timeline. */
 export interface Generation {
@@ -73,12 +60,6 @@ export function isTerminal(status: GenerationStatus): boolean {
   return TERMINAL.has(status);
 }
 
-/** A prompt naming the word `fail` makes a generation that fails (CONTRACT.md "Fixtures"). */
-const FAILING_PROMPT = /\bfail\b/i;
-
-/** Generations kept in memory (records and each process's replicas); beyond this the oldest goes, so load runs stay bounded. */
-export const MAX_GENERATIONS = 100_000;
-
 type TimelineStep = { readonly at: number } & Omit<GenerationEvent, 'id' | 'timestamp'>;
 
 const SUCCESS_TIMELINE: readonly TimelineStep[] = [
@@ -100,11 +81,6 @@ const FAILURE_TIMELINE: readonly TimelineStep[] = [
   SUCCESS_TIMELINE[0] as TimelineStep,
   { at: THINKING_ENDS_AT, type: 'error', status: 'failed', stage: 'error', progress: 0.05, message: SIMULATED_ERROR },
 ];
-
-/** A new generation's record: a prompt naming `fail` makes one that fails. */
-export function newGenerationRecord(owner: string, prompt: string): GenerationRecord {
-  return { id: randomUUID(), owner, prompt, createdAtMs: Date.now(), failing: FAILING_PROMPT.test(prompt) };
-}
 
 /** The SSE frame of a log entry: `id:`, `event:` and the contract's JSON data. */
 export function eventFrame(generation: Generation, event: GenerationEvent): string {

@@ -39,7 +39,12 @@ export function createRequestListener(context: ServerContext): (req: IncomingMes
     const url = new URL(req.url ?? '/', 'http://reference.invalid');
     if (context.log) logWhenClosed(context.log, req, res, url);
     if (context.servedBy !== undefined) res.setHeader('X-Served-By', context.servedBy);
+    allowCrossOrigin(req, res);
     const matches = ROUTES.map((route) => ({ route, match: route.pattern.exec(url.pathname) })).filter(({ match }) => match !== null);
+    if (req.method === 'OPTIONS' && matches.length > 0) {
+      answerPreflight(res, matches.map(({ route }) => route.method));
+      return;
+    }
     const chosen = matches.find(({ route }) => route.method === req.method);
     if (!chosen) {
       if (matches.length > 0) sendDetail(res, 405, 'Method Not Allowed', { Allow: matches.map(({ route }) => route.method).join(', ') });
@@ -58,6 +63,47 @@ export function createRequestListener(context: ServerContext): (req: IncomingMes
       failed(res, error);
     }
   };
+}
+
+/**
+ * Every response header the tool reads besides the CORS-safelisted ones: a page on another origin
+ * (a frontend pointed at `serve`) sees them only when named here.
+ */
+const EXPOSED_HEADERS = [
+  'X-Trace-ID',
+  'Retry-After',
+  'X-Stream-Max-Seconds',
+  'X-Heartbeat-Interval',
+  'X-Served-By',
+  'X-Accel-Buffering',
+  'WWW-Authenticate',
+  'Content-Encoding',
+].join(', ');
+
+/** What a page's fetch and EventSource send besides the safelisted headers. */
+const ALLOWED_REQUEST_HEADERS = 'Authorization, Content-Type, Last-Event-ID, Cache-Control';
+/** Browsers cache a preflight at most this long (Chromium caps it at 2 hours). */
+const PREFLIGHT_MAX_AGE_SECONDS = '600';
+
+/**
+ * Any origin may call the server: it is a stand-in backend for frontends under development, and
+ * its credentials are bearer headers, never cookies, so echoing the origin exposes nothing.
+ */
+function allowCrossOrigin(req: IncomingMessage, res: ServerResponse): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  res.setHeader('Access-Control-Allow-Origin', origin);
+  res.setHeader('Vary', 'Origin');
+  res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+}
+
+function answerPreflight(res: ServerResponse, methods: readonly string[]): void {
+  res.writeHead(204, {
+    'Access-Control-Allow-Methods': [...new Set(methods)].join(', '),
+    'Access-Control-Allow-Headers': ALLOWED_REQUEST_HEADERS,
+    'Access-Control-Max-Age': PREFLIGHT_MAX_AGE_SECONDS,
+  });
+  res.end();
 }
 
 function decodePathSegment(segment: string): string | undefined {

@@ -1,4 +1,4 @@
-import { MAX_GENERATIONS, newGenerationRecord, type GenerationRecord } from './generations.js';
+import { MAX_GENERATIONS, newGenerationRecord, type GenerationRecord } from './generationRecord.js';
 import type { ServerTimings } from './settings.js';
 import { StreamTokens, TokenRateLimit, type RateVerdict } from './streamTokens.js';
 

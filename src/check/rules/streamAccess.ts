@@ -27,6 +27,7 @@ export const streamTokenRequired: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream refuses a request without a token (422/401)',
+  why: 'the stream is authorised by its query token alone (EventSource cannot send headers): without that check anyone can read any stream',
   profiles: ['generations'],
   async run(ctx) {
     const fixture = await ctx.generation('completing');
@@ -41,6 +42,7 @@ export const streamTokenInvalid: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream refuses a made-up token (401)',
+  why: 'a stream that accepts a made-up token is open to anyone who can guess a URL',
   profiles: ['generations'],
   async run(ctx) {
     const fixture = await ctx.generation('completing');
@@ -55,6 +57,7 @@ export const streamTokenSingleUse: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'a stream token works once: the second use gets 401',
+  why: 'a token that works twice can be replayed from a log, a proxy or browser history',
   profiles: ['generations'],
   async run(ctx) {
     const ticket = await ctx.streamTicket('spare');
@@ -80,6 +83,7 @@ export const streamTokenExpiry: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'an unused token expires after expires_in seconds (401)',
+  why: 'a token that never expires stays a key to the stream long after it leaked',
   slow: true,
   profiles: ['generations'],
   async run(ctx) {

@@ -23,6 +23,7 @@ export const streamFailedGeneration: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'a generation that fails mid-stream ends with status "failed" and the error in message',
+  why: 'the user must see why the generation failed, and the client must know to stop; a silent close makes it retry',
   profiles: ['generations'],
   async run(ctx) {
     const observed = await ctx.failingStream();
@@ -66,6 +67,7 @@ export const streamTerminalGeneration: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream of an already finished generation still sends a terminal event',
+  why: 'a finished generation\'s stream that closes at once with 200 is the seed\'s retry-storm bug: the client reconnects forever',
   profiles: ['generations'],
   async run(ctx) {
     // The token is taken while the generation runs, and used only once it is over.
@@ -102,6 +104,7 @@ export const streamResume: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'reconnecting with Last-Event-ID continues after that id: no duplicate, no gap',
+  why: 'after a dropped connection the client resumes with Last-Event-ID; duplicates or gaps corrupt the text the user sees',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const firstTicket = await ctx.streamTicket('spare');
@@ -155,6 +158,7 @@ export const streamDurationCap: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'no stream stays open past the duration cap; the cap ends with a terminal event',
+  why: 'streams that never end pin server connections; a terminal event at the cap lets the client tell a cap from a failure',
   slow: true,
   profiles: ['generations', 'generic'],
   async run(ctx) {

@@ -29,6 +29,7 @@ export const streamHeaders: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'text/event-stream, Cache-Control no-cache, no Content-Length, no compression',
+  why: 'without text/event-stream browsers refuse the stream; a cache, Content-Length or compression makes proxies hold events back',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await answeredMainStream(ctx, false);
@@ -75,6 +76,7 @@ export const streamTraceId: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream response carries an X-Trace-ID header',
+  why: 'X-Trace-ID ties a broken stream seen by a user to the server\'s logs at 3 a.m.',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await answeredMainStream(ctx, true);
@@ -99,6 +101,7 @@ export const streamProxyHints: Rule = {
   severity: 'warn',
   group: 'stream',
   title: 'X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval are sent',
+  why: 'X-Accel-Buffering: no stops nginx buffering the stream; the cap and heartbeat headers let clients and proxies size their timeouts',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await answeredMainStream(ctx, true);
@@ -130,6 +133,7 @@ export const streamConnectedFirst: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the first event comes at once and says stage "connected"',
+  why: 'an immediate connected event tells the client the stream works before the first real output, so it does not time out and reconnect',
   profiles: ['generations'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -174,6 +178,7 @@ export const streamEventSchema: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'event data is JSON with generation_id, status, stage, progress, message, timestamp',
+  why: 'clients parse every event as JSON with these fields; a missing or wrong field breaks the page or its progress bar',
   profiles: ['generations'],
   async run(ctx) {
     const main = await readableMainStream(ctx);

@@ -18,6 +18,7 @@ export const streamHeartbeat: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'no silence longer than the heartbeat interval while the stream is open',
+  why: 'proxies and load balancers cut connections that stay silent, and clients reconnect after 15 s of silence: heartbeats keep the stream alive',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -45,6 +46,7 @@ export const streamTerminalEvent: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream ends only after a terminal event',
+  why: 'a stream that closes without a terminal event looks like a dropped connection, so the client reconnects: the seed\'s retry storm',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -71,6 +73,7 @@ export const streamCloseAfterTerminal: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the server closes the connection soon after the terminal event',
+  why: 'a connection held open after the end wastes a server slot per client and hides the end from clients that wait for the close',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -103,6 +106,7 @@ export const streamCleanClose: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream ends with a clean EOF, not a reset',
+  why: 'a reset looks like a network failure to the client, which then reconnects instead of finishing',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);
@@ -128,6 +132,7 @@ export const streamNoBuffering: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'events arrive as they are produced, not held back and sent in bursts',
+  why: 'buffered events arrive in bursts: users see nothing, then everything, and heartbeats stop reaching the client',
   profiles: ['generations', 'generic'],
   async run(ctx) {
     const main = await readableMainStream(ctx);

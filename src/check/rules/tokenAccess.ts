@@ -10,6 +10,7 @@ export const tokenAuth: Rule = {
   severity: 'error',
   group: 'token',
   title: 'token endpoint refuses requests without valid credentials (401)',
+  why: 'a token endpoint that answers without credentials hands any caller a live stream of someone\'s generation',
   profiles: ['generations'],
   async run(ctx) {
     const fixture = await ctx.generation('completing');
@@ -45,6 +46,7 @@ export const tokenOwner: Rule = {
   severity: 'error',
   group: 'token',
   title: "another user cannot get a token for someone else's generation (404)",
+  why: 'a token for another user\'s generation leaks that user\'s output; 404 also hides whether the id exists',
   needsOtherAuth: true,
   profiles: ['generations'],
   async run(ctx) {
@@ -77,6 +79,7 @@ export const tokenUnknownId: Rule = {
   severity: 'error',
   group: 'token',
   title: 'token endpoint answers 404 for an unknown generation',
+  why: 'anything but 404 for an id that does not exist (a 500, a token) makes clients retry a request that can never succeed',
   profiles: ['generations'],
   async run(ctx) {
     const unknownId = randomUUID();
@@ -102,6 +105,7 @@ export const tokenIssue: Rule = {
   severity: 'error',
   group: 'token',
   title: 'token endpoint issues a URL-safe token with expires_in and stream_url',
+  why: 'the client needs a URL-safe, single-use token, its lifetime (expires_in) and where to stream (stream_url) to connect without guessing',
   profiles: ['generations'],
   async run(ctx) {
     const first = await ctx.firstToken();

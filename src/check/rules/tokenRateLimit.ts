@@ -56,6 +56,7 @@ export const tokenRateLimit: Rule = {
   severity: 'error',
   group: 'token',
   title: 'token requests beyond the limit inside the window get 429 with a detail',
+  why: 'without a limit per user and generation, one buggy client loop (the seed\'s 1000 requests a second) takes the service down',
   profiles: ['generations'],
   async run(ctx) {
     const probed = await rateProbe(ctx);
@@ -116,6 +117,7 @@ export const tokenRetryAfter: Rule = {
   severity: 'warn',
   group: 'token',
   title: 'a 429 from the token endpoint carries Retry-After (seconds)',
+  why: 'Retry-After tells a client exactly how long to wait; without it the client guesses (the policy falls back to 60 s)',
   profiles: ['generations'],
   async run(ctx) {
     const probed = await rateProbe(ctx);

@@ -55,6 +55,7 @@ export const tokenTerminalFailed: Rule = {
   severity: 'error',
   group: 'token',
   title: 'a failed generation gets 400 naming the status and the error, never 5xx',
+  why: 'a failed generation has nothing left to stream: 400 naming the status and error tells the client to stop and show it; a 5xx invites a retry storm',
   profiles: ['generations'],
   run: (ctx) => tokenForTerminal(ctx, 'failed'),
 };
@@ -64,6 +65,7 @@ export const tokenTerminalCompleted: Rule = {
   severity: 'error',
   group: 'token',
   title: 'a completed generation gets 400, never a token',
+  why: 'a completed generation has nothing left to stream: a token there is the first step of the seed\'s retry storm',
   profiles: ['generations'],
   run: (ctx) => tokenForTerminal(ctx, 'completed'),
 };
