@@ -68,7 +68,7 @@ export function figuresOf(requests: readonly JudgedRequest[], ended: CaseEnd, po
     requests: tries.length,
     retries: Math.max(0, attempts.length - 1),
     delays: attempts.slice(1).map((attempt, index) => ({ seq: attempt.first.seq, ms: attempt.waitMs, expectedMs: scheduled ? policy.delaysMs[index] : undefined })),
-    insideRetryAfter: retryAfterWindows(requests, policy).reduce((sum, window) => sum + window.inside.length, 0),
+    insideRetryAfter: new Set(retryAfterWindows(requests, policy).flatMap((window) => window.inside)).size,
     reconnects: reconnects.length,
     lastEventIdSent: reconnects.filter((request) => request.lastEventId !== undefined).length,
     freshTokens: reconnects.filter((request, index) => request.token !== undefined && !seenBefore(request, index)).length,

@@ -41,9 +41,7 @@ export async function startPageClient(pageUrl: string, api: string, scriptFile: 
         if (message.type() === 'error') note(consoleErrors, message.text());
       });
       page.on('pageerror', (error) => note(consoleErrors, `uncaught ${error.name}: ${error.message}`));
-      page.on('requestfinished', (request) => {
-        void request.response().then((response) => note(network, `${request.method()} ${request.url()} -> ${response?.status() ?? '?'}`));
-      });
+      page.on('response', (response) => note(network, `${response.request().method()} ${response.url()} -> ${response.status()}`));
       page.on('requestfailed', (request) => note(network, `${request.method()} ${request.url()} -> failed (${request.failure()?.errorText ?? 'unknown'})`));
       try {
         await page.goto(url, { waitUntil: 'domcontentloaded' });

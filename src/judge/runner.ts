@@ -84,9 +84,12 @@ export async function runJudge<C extends GradedCase>(options: JudgeRunOptions<C>
     }
     callbacks.onStarted?.(judgeCase, run.subject);
     const ended = await waitForEnd(run, options);
+    // A snapshot before the judge drops what is still open: an open stream is graded as open.
+    const requests = run.requests.map((request) => ({ ...request }));
+    const durationMs = clock.now() - run.startedAt;
     arena.finish(run);
     const page = await session?.close();
-    const result = grade(judgeCase, run, ended, policy, clock.now() - run.startedAt, page);
+    const result = grade(judgeCase, requests, ended, policy, durationMs, page);
     results.push(result);
     callbacks.onGraded?.(result);
   }
@@ -113,9 +116,7 @@ async function waitForEnd<C extends GradedCase>(run: CaseRun, options: JudgeRunO
   }
 }
 
-function grade(judgeCase: GradedCase, run: CaseRun, ended: CaseEnd, policy: JudgePolicy, durationMs: number, page: PageEvidence | undefined): JudgeCaseResult {
-  // A snapshot: the client may still be sending requests the judge answers but no longer records.
-  const requests = run.requests.map((request) => ({ ...request }));
+function grade(judgeCase: GradedCase, requests: readonly JudgedRequest[], ended: CaseEnd, policy: JudgePolicy, durationMs: number, page: PageEvidence | undefined): JudgeCaseResult {
   const checks = judgeCase.grade({ requests, ended }, policy);
   return {
     name: judgeCase.name,

@@ -15,15 +15,19 @@ export function requestLine(request: JudgedRequest): string {
   return printable(`#${request.seq} +${secondsText(request.t)} ${request.method} ${request.path} -> ${end} (${request.answer}${token}${resume})`);
 }
 
+/** Enough requests to show a pattern; the JSON report has them all. */
+const QUOTED = 6;
+
 /** The failed checks of a case, each with the requests that show it. */
 export function failureLines(result: JudgeCaseResult): string[] {
   const lines: string[] = [];
   for (const check of result.checks.filter((candidate) => !candidate.pass)) {
     lines.push(`${check.name}: ${check.message}`);
-    for (const seq of check.requests) {
+    for (const seq of check.requests.slice(0, QUOTED)) {
       const request = result.requests.find((candidate) => candidate.seq === seq);
       if (request) lines.push(`  ${requestLine(request)}`);
     }
+    if (check.requests.length > QUOTED) lines.push(`  … and ${check.requests.length - QUOTED} more`);
   }
   if (result.verdict === 'not-run') lines.push('not run: the client started no generation for this case');
   return lines;
