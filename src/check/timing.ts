@@ -27,51 +27,30 @@ export function longestSilence(openAt: number, signs: readonly number[], until: 
   return longest;
 }
 
-/** An event as the buffering rule sees it: when it arrived, and when the server says it made it. */
-export interface TimedEvent {
-  readonly arrivedAt: number;
-  /** The event's own `timestamp` in ms (unix seconds × 1000), on the server's clock. */
-  readonly producedAt: number;
-}
-
-/** The event delivered latest relative to when it was made. */
-export interface HeldBack {
-  readonly index: number;
-  /** How much later than the best-delivered event it arrived, relative to production (ms). */
-  readonly extraDelayMs: number;
-  /** Events that arrived together with it (within `burstGapMs`). */
-  readonly burstSize: number;
-}
-
-export interface HoldBackVerdict {
-  /** Events made after the connection opened: the ones buffering can delay. */
-  readonly live: number;
-  readonly worst: HeldBack | undefined;
-}
+/**
+ * Idle timeouts users deploy are seconds long (nginx's proxy_read_timeout defaults to 60 s); a
+ * cut after a shorter silence is more likely a backend dropping the connection.
+ */
+export const MIN_IDLE_TIMEOUT_MS = 1000;
 
 /**
- * How long events were held back between the generator and us. The two clocks differ by an
- * unknown offset, so each event's lag (arrival minus production) is compared with the smallest
- * lag of the stream, the event delivered at once. Events made before the connection opened (the
- * history a server replays on connect) are left out: their lag is their age, not buffering.
+ * The silence that ended in a cut: a connection that broke or closed without a terminal event
+ * after at least `MIN_IDLE_TIMEOUT_MS` without a byte, longer than any silence before it.
+ * Undefined when the connection ended any other way.
  */
-export function heldBackEvents(events: readonly TimedEvent[], openAt: number, burstGapMs: number): HoldBackVerdict {
-  if (events.length === 0) return { live: 0, worst: undefined };
-  const lags = events.map((event) => event.arrivedAt - event.producedAt);
-  const minLag = Math.min(...lags);
-  let live = 0;
-  let worst: HeldBack | undefined;
-  events.forEach((event, index) => {
-    // The production time on our clock, assuming the best-delivered event arrived at once.
-    if (event.producedAt + minLag < openAt) return;
-    live++;
-    const extraDelayMs = lags[index]! - minLag;
-    if (worst === undefined || extraDelayMs > worst.extraDelayMs) {
-      const burstSize = events.filter((other) => Math.abs(other.arrivedAt - event.arrivedAt) <= burstGapMs).length;
-      worst = { index, extraDelayMs, burstSize };
-    }
-  });
-  return { live, worst };
+export function silenceBeforeCut(openAt: number | undefined, signs: readonly number[], end: StreamEnd, endedAt: number, sawTerminal: boolean): number | undefined {
+  if (openAt === undefined || sawTerminal || !['reset', 'abrupt-close', 'clean-no-terminal'].includes(end.kind)) return undefined;
+  const silence = longestSilence(openAt, signs, endedAt);
+  if (silence.endedAt !== endedAt || silence.gapMs < MIN_IDLE_TIMEOUT_MS) return undefined;
+  return silence.gapMs;
+}
+
+/** Two cuts after silences this close (or within 15 %) are the same timeout. */
+const SAME_TIMEOUT_MS = 250;
+
+/** Whether two cuts came after the same silence: one idle timeout cutting each time. */
+export function sameSilence(a: number, b: number): boolean {
+  return Math.abs(a - b) <= Math.max(SAME_TIMEOUT_MS, 0.15 * Math.min(a, b));
 }
 
 /** How the connection ended after the terminal event. */

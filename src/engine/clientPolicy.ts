@@ -1,16 +1,17 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
-import type { StreamEnd } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
 /** What happened on one attempt, as a client policy sees it. */
 export type AttemptOutcome =
   | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined }
-  | { readonly kind: 'token-failed'; readonly failure: string }
+  | { readonly kind: 'token-failed'; readonly failure: TransportFailureKind; readonly code: string }
   | {
       readonly kind: 'stream';
       readonly end: StreamEnd;
       readonly sawTerminal: boolean;
+      /** Events that were not a replay of earlier connections from their start (see `StreamProgress`). */
       readonly newEvents: number;
       /** The server's `retry:` advice on this connection, if any. */
       readonly serverRetryMs: number | undefined;
@@ -57,29 +58,46 @@ export function describeEnd(end: StreamEnd): string {
       return 'closed cleanly without a terminal event';
     case 'lingered':
       return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
-    case 'reset':
-      return `connection reset (${end.code})`;
-    case 'abrupt-close':
-      return `connection closed abruptly (${end.code})`;
     case 'silence':
       return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
     case 'max-duration':
       return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
     case 'http-error':
-      return `HTTP ${end.status}`;
+      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
     case 'wrong-content-type':
       return `wrong content type "${end.contentType || '(none)'}"`;
     case 'line-too-long':
-      return `a line longer than ${end.bytes} bytes without a newline`;
-    case 'unreachable':
-      return `unreachable (${end.code})`;
+      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
     case 'timeout':
-      return `${end.phase} timeout (${end.code})`;
-    case 'local-limit':
-      return `this machine is out of file descriptors (${end.code}): the tool's limit, not the target's`;
+      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
     case 'aborted':
       return 'stopped by the user';
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return describeTransportFailure(end.kind, end.code);
   }
+}
+
+/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
+export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
+
+/** What no retry can fix: a TLS or protocol failure, a redirect, or a 200 whose body is unusable. */
+function unfixable(outcome: AttemptOutcome): string | undefined {
+  if (outcome.kind === 'token-failed') return FATAL_TRANSPORT_KINDS.includes(outcome.failure) ? `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}` : undefined;
+  if (outcome.kind === 'token-refused') {
+    if (outcome.status >= 200 && outcome.status < 300) return `token endpoint answered ${outcome.status} without a usable token`;
+    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${REDIRECTS_NOT_FOLLOWED})`;
+    return undefined;
+  }
+  const { end } = outcome;
+  if ((FATAL_TRANSPORT_KINDS as readonly string[]).includes(end.kind)) return describeEnd(end);
+  if (end.kind === 'http-error' && end.status >= 300 && end.status < 400) return describeEnd(end);
+  return undefined;
 }
 
 /**
@@ -104,12 +122,14 @@ export class RobustClient implements ClientModel {
 
   decide(outcome: AttemptOutcome): PolicyDecision {
     const { config } = this;
+    const cannotFix = unfixable(outcome);
+    if (cannotFix !== undefined) return stop(`${cannotFix}: not retrying`);
     if (outcome.kind === 'token-refused') {
       if (outcome.status === 429) return this.rateLimited(outcome.retryAfterSeconds);
       if (config.stopStatuses.includes(outcome.status)) return stop(`token endpoint answered ${outcome.status}: not retrying`);
       return this.backoff(`token endpoint answered ${outcome.status}`);
     }
-    if (outcome.kind === 'token-failed') return this.backoff(`token request failed (${outcome.failure})`);
+    if (outcome.kind === 'token-failed') return this.backoff(`token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}`);
     if (outcome.sawTerminal) return stop('terminal event received');
     if (outcome.newEvents > 0) this.retriesInRow = 0;
     const { end } = outcome;
@@ -119,7 +139,7 @@ export class RobustClient implements ClientModel {
       if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
     }
     if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
-    return this.backoff(describeEnd(end));
+    return this.backoff(describeEnd(end), outcome.serverRetryMs);
   }
 
   private retryAfter(reason: string, delayMs: number): PolicyDecision {
@@ -129,8 +149,13 @@ export class RobustClient implements ClientModel {
     return { action: 'retry', delayMs, reason, retry: this.retriesInRow, freshToken: true, resume: true };
   }
 
-  private backoff(reason: string): PolicyDecision {
-    return this.retryAfter(reason, retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random));
+  /** The schedule's next delay, or the server's `retry:` when that is longer: a server asking for more room gets it. */
+  private backoff(reason: string, serverRetryMs?: number): PolicyDecision {
+    const scheduled = retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random);
+    if (serverRetryMs === undefined) return this.retryAfter(reason, scheduled);
+    const server = clampDelay(serverRetryMs);
+    if (server.ms <= scheduled) return this.retryAfter(reason, scheduled);
+    return this.retryAfter(`${reason}; waiting the server's retry: ${server.ms} ms, longer than the backoff${describeClamp(server)}`, server.ms);
   }
 
   private rateLimited(retryAfterSeconds: number | undefined): PolicyDecision {
@@ -157,7 +182,7 @@ export class NaiveClient implements ClientModel {
     if (outcome.kind === 'stream' && outcome.sawTerminal) return stop('terminal event received');
     if (outcome.kind === 'stream' && outcome.end.kind === 'aborted') return stop('stopped by the user');
     this.retries++;
-    const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed (${outcome.failure})`;
+    const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}`;
     return { action: 'retry', delayMs: 0, reason, retry: this.retries, freshToken: true, resume: false };
   }
 }
@@ -178,7 +203,7 @@ export class EventSourceClient implements ClientModel {
 
   decide(outcome: AttemptOutcome): PolicyDecision {
     if (outcome.kind === 'token-refused') return stop(`token endpoint answered ${outcome.status}: the page gives up`);
-    if (outcome.kind === 'token-failed') return stop(`token request failed (${outcome.failure}): the page gives up`);
+    if (outcome.kind === 'token-failed') return stop(`token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}; the page gives up`);
     if (outcome.sawTerminal) return stop('terminal event received (the page closes the EventSource)');
     const { end } = outcome;
     if (end.kind === 'aborted') return stop('stopped by the user');

@@ -24,11 +24,13 @@ export interface ProfileLimits {
   generationTimeoutSeconds: number;
 }
 
-/** What makes an event terminal: any of its status, stage or SSE event type. */
+/** What makes an event terminal: any of its status, stage, SSE event type or whole data. */
 export interface ProfileTerminal {
   statuses: string[];
   stages: string[];
   eventTypes: string[];
+  /** Data that ends a stream by itself, compared whole after trimming: OpenAI-style `[DONE]`. */
+  data: string[];
 }
 
 /** Prompts the create endpoint receives for check and replay fixtures. */
@@ -50,8 +52,8 @@ export interface ProfileClient {
 
 /** A contract profile: data, never code. */
 export interface Profile {
-  name: 'generations' | 'generic';
-  /** Whether streams are reached through the token endpoint (generations) or opened directly (generic). */
+  name: 'generations' | 'generic' | 'openai';
+  /** Whether streams are reached through the token endpoint (generations) or opened directly (generic, openai). */
   usesTokens: boolean;
   paths: ProfilePaths;
   limits: ProfileLimits;
