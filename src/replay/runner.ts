@@ -1,7 +1,7 @@
 import { Chalk } from 'chalk';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { ClientModelName } from '../engine/clientPolicy.js';
+import { clientLabel, type ClientChoice } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
 import type { TargetOptions } from '../engine/target.js';
 import { replayJson } from '../reporters/replayJson.js';
@@ -19,7 +19,7 @@ export interface ReplayIo {
   readonly color?: boolean;
   readonly clock?: Clock;
   /** A scenario starts (for a spinner on stderr)… */
-  readonly onScenarioStart?: (scenario: string, clients: readonly ClientModelName[]) => void;
+  readonly onScenarioStart?: (scenario: string, clients: readonly string[]) => void;
   /** …and ends, before its report is written. */
   readonly onScenarioEnd?: (scenario: string) => void;
 }
@@ -40,7 +40,7 @@ export async function replayScenario(
   settings: ReplaySettings,
   dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock } = {},
 ): Promise<ReplayReport[]> {
-  const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
+  const clients: readonly ClientChoice[] = settings.clients ?? scenario.defaultClients;
   const dispatcher = createDispatcher(target.connectTimeoutMs);
   const handle = createScenarioContext(target, settings, {
     dispatcher,
@@ -53,7 +53,7 @@ export async function replayScenario(
       clients.map(async (client): Promise<ReplayReport> => {
         const run = await scenario.run(handle.context, client);
         const verdict = run.expectations.every((item) => item.met) ? 'pass' : 'fail';
-        return { scenario: scenario.name, client, verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
+        return { scenario: scenario.name, client: clientLabel(client), verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');
@@ -84,7 +84,7 @@ export async function runScenarios(
   const reports: ReplayReport[] = [];
   for (const scenario of scenarios) {
     if (io.signal?.aborted) break;
-    io.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
+    io.onScenarioStart?.(scenario.name, (resolved.clients ?? scenario.defaultClients).map(clientLabel));
     const scenarioReports = await replayScenario(scenario, target, resolved, io).finally(() => io.onScenarioEnd?.(scenario.name));
     reports.push(...scenarioReports);
     if (!io.json) io.stdout.write(replayPretty(scenario, scenarioReports, c));
