@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.js';
-import type { AnalyzeReport } from '../src/commands/analyze.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
+import { analyzeJson } from './helpers/analyzeRun.js';
 import { runCli } from './helpers/cli.js';
 import { recordHar } from './helpers/harRecorder.js';
 
@@ -30,10 +30,6 @@ async function createGeneration(server: ReferenceServer, prompt: string): Promis
   return ((await response.json()) as { id: string }).id;
 }
 
-async function analyzeJson(...args: string[]): Promise<{ code: number; report: AnalyzeReport; stderr: string }> {
-  const run = await runCli(['analyze', '--json', ...args]);
-  return { code: run.code, report: JSON.parse(run.stdout) as AnalyzeReport, stderr: run.stderr };
-}
 
 beforeAll(async () => {
   [buggy, sound, browser] = await Promise.all([

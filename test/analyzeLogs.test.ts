@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.js';
 import type { AnalyzeReport } from '../src/commands/analyze.js';
-import { runCli } from './helpers/cli.js';
+import { analyzeJson } from './helpers/analyzeRun.js';
 import { recordHar } from './helpers/harRecorder.js';
 import { startFastApiBackend, startNginx, type NginxTarget, type PythonTarget } from './helpers/realTargets.js';
 
@@ -21,10 +21,6 @@ let backend: PythonTarget;
 let nginx: NginxTarget;
 let browser: Browser;
 
-async function analyzeJson(...args: string[]): Promise<{ code: number; report: AnalyzeReport }> {
-  const run = await runCli(['analyze', '--json', ...args]);
-  return { code: run.code, report: JSON.parse(run.stdout) as AnalyzeReport };
-}
 
 beforeAll(async () => {
   [backend, browser] = await Promise.all([startFastApiBackend({ faults: ['immediate-close'], timings: { generationMs: 1200 } }), launchChromium()]);
