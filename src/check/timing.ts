@@ -82,7 +82,7 @@ export type CloseVerdict =
   | { readonly kind: 'no-terminal' };
 
 /**
- * CONTRACT.md: the server ends the connection within `limitMs` after the terminal event.
+ * docs/contract.md: the server ends the connection within `limitMs` after the terminal event.
  * `late` is an end past the limit; `not-closed` a connection we had to cut ourselves (or lost
  * to this machine's own limit). How it
  * ended (EOF or reset) is the clean-close rule's business, not this one's.

@@ -4,7 +4,7 @@ export interface TokenDiagnosis {
   readonly next: string;
 }
 
-/** Plain-words reading of a token endpoint status (CONTRACT.md "Token endpoint rules"). */
+/** Plain-words reading of a token endpoint status (docs/contract.md "Token endpoint rules"). */
 export function diagnoseTokenStatus(status: number, detail: string, retryAfterSeconds: number | undefined, fallbackWaitSeconds: number): TokenDiagnosis {
   switch (status) {
     case 200:
@@ -42,6 +42,6 @@ export function diagnoseTokenStatus(status: number, detail: string, retryAfterSe
           next: 'retry with backoff (2, 4, 8, 16, 32 s) at most 5 times; if the generation is terminal, the server should answer 400, not 5xx',
         };
       }
-      return { meaning: `unexpected status ${status}${detail ? `: ${detail}` : ''}`, next: 'compare with CONTRACT.md: the token endpoint answers 200, 400, 401, 404 or 429' };
+      return { meaning: `unexpected status ${status}${detail ? `: ${detail}` : ''}`, next: 'compare with docs/contract.md: the token endpoint answers 200, 400, 401, 404 or 429' };
   }
 }
