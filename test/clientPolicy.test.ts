@@ -3,6 +3,8 @@ import { EventSourceClient, NaiveClient, retryDelay, RobustClient, type AttemptO
 import { virtualClock } from '../src/engine/clock.js';
 import type { StreamEnd } from '../src/engine/connection.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
+import type { SseEvent } from '../src/engine/sseDecoder.js';
+import { StreamProgress } from '../src/engine/streamProgress.js';
 
 const contract = BUILTIN_PROFILES.generations.client;
 const dropped = (end: StreamEnd = { kind: 'abrupt-close', code: 'UND_ERR_SOCKET' }, newEvents = 0): AttemptOutcome => ({ kind: 'stream', end, sawTerminal: false, newEvents, serverRetryMs: undefined });
@@ -46,6 +48,14 @@ describe('robust client (docs/contract.md client policy)', () => {
     expect(new RobustClient(contract).decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 3, serverRetryMs: undefined }).action).toBe('stop');
   });
 
+  it("takes the server's retry: when it is longer than its own backoff, and its backoff otherwise", () => {
+    const model = new RobustClient(contract);
+    const withRetry = (serverRetryMs: number): AttemptOutcome => ({ ...dropped(), serverRetryMs } as AttemptOutcome);
+    expect(model.decide(withRetry(5000))).toMatchObject({ action: 'retry', retry: 1, delayMs: 5000 });
+    expect(model.decide(withRetry(5000))).toMatchObject({ retry: 2, delayMs: 5000 });
+    expect(model.decide(withRetry(300))).toMatchObject({ retry: 3, delayMs: 8000 });
+  });
+
   it('waits Retry-After on 429, and 60 s when it is absent', async () => {
     const withHeader = new RobustClient(contract).decide({ kind: 'token-refused', status: 429, retryAfterSeconds: 7 });
     expect(withHeader).toMatchObject({ action: 'retry', delayMs: 7000 });
@@ -87,5 +97,29 @@ describe('EventSource client (WHATWG)', () => {
   it('fails for good on a non-200 status or a wrong content type', () => {
     expect(new EventSourceClient().decide(dropped({ kind: 'http-error', status: 401, bodyExcerpt: '', retryAfterSeconds: undefined })).action).toBe('stop');
     expect(new EventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain' })).action).toBe('stop');
+  });
+});
+
+describe('StreamProgress: a stream replayed from its start is no progress', () => {
+  const event = (n: number, id?: string): SseEvent => ({ id, event: undefined, data: `{"n":${n}}`, lastEventId: id ?? '', t: n });
+  const connection = (progress: StreamProgress, events: SseEvent[]) => {
+    progress.connectionStarted();
+    events.forEach((item) => progress.event(item));
+    return progress.connectionEnded(events.length);
+  };
+
+  it('counts a replay from the start as nothing new, and what goes past the longest one as new', () => {
+    const progress = new StreamProgress();
+    const stream = [1, 2, 3, 4].map((n) => event(n));
+    expect(connection(progress, stream)).toBe(4);
+    expect(connection(progress, stream)).toBe(0);
+    expect(connection(progress, stream.slice(0, 2))).toBe(0);
+    expect(connection(progress, [...stream, event(5), event(6)])).toBe(2);
+  });
+
+  it('counts a resumed stream (a different start) as new', () => {
+    const progress = new StreamProgress();
+    expect(connection(progress, [event(1, '1'), event(2, '2')])).toBe(2);
+    expect(connection(progress, [event(3, '3')])).toBe(1);
   });
 });

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { RULES } from '../src/check/rules/index.js';
 import { buildProgram } from '../src/cli/commands.js';
+import { quietContext } from './helpers/argv.js';
 
 // What the docs promise a user: every rule documented, every link and example true, every cited file shipped.
 const ROOT = join(import.meta.dirname, '..');
@@ -39,8 +39,7 @@ describe('links and examples', () => {
   });
 
   it('every flag in a README example exists on its command', () => {
-    const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
-    const program = buildProgram('0.0.0', { stdout: sink, stderr: sink, env: {}, colorStdout: false, colorStderr: false, stderrIsTty: false, signal: new AbortController().signal }, async () => {});
+    const program = buildProgram('0.0.0', quietContext(), async () => {});
     const flagsOf = (name: string) => {
       const command = program.commands.find((candidate) => candidate.name() === name);
       if (command === undefined) throw new Error(`README names an unknown command: sse-doctor ${name}`);

@@ -17,9 +17,11 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   replay: ['engine', 'proxy', 'scenarios'],
   load: ['engine', 'options'],
   options: ['engine'],
-  reporters: ['engine', 'check', 'load', 'proxy', 'replay'],
-  commands: ['engine', 'check', 'load', 'proxy', 'replay', 'reporters', 'server', 'browser'],
-  cli: ['engine', 'options', 'load', 'replay', 'server', 'commands'],
+  analyze: ['engine', 'load'],
+  judge: ['engine', 'proxy', 'browser'],
+  reporters: ['engine', 'check', 'load', 'proxy', 'replay', 'analyze', 'judge'],
+  commands: ['engine', 'check', 'load', 'proxy', 'replay', 'analyze', 'judge', 'reporters', 'server', 'browser'],
+  cli: ['engine', 'options', 'load', 'replay', 'analyze', 'judge', 'server', 'commands'],
   scenarios: ['engine', 'replay'],
 };
 

@@ -63,7 +63,10 @@ describe('load runner against the reference server', () => {
     expect(Object.keys(json.metrics)).toEqual(expect.arrayContaining(['peakOpenStreams', 'streamsOpened', 'events', 'eventsPerSecond', 'rate429', 'errors', 'latencyMs']));
     expect(Object.keys(json.metrics.latencyMs as object)).toEqual(expect.arrayContaining(['tokenRequest', 'firstEvent', 'gap']));
     expect(Object.keys((json.metrics.latencyMs as Record<string, object>).firstEvent!)).toEqual(expect.arrayContaining(['p50', 'p95', 'p99', 'max']));
-    expect(json.thresholds).toEqual([]);
+    expect(json.thresholds).toEqual([
+      { threshold: 'streams opened > 0 (default)', actual: counters.streamsOpened, ok: true },
+      { threshold: 'errorRate<=0.05 (default)', actual: 0, ok: true },
+    ]);
     expect(json.verdict).toBe('pass');
   }, 15_000);
 

@@ -8,6 +8,8 @@ import { delay, delayList, duration, nonNegativeInt, repeatable } from '../optio
 export interface CliContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** What `-` reads (analyze). */
+  readonly stdin: NodeJS.ReadableStream;
   readonly env: NodeJS.ProcessEnv;
   /** Colour for what goes to stdout / stderr: off for NO_COLOR, a pipe, CI or --no-color. */
   readonly colorStdout: boolean;

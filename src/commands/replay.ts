@@ -54,7 +54,10 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
       options.settings,
     );
     if (options.json) io.stdout.write(replayJson(reports));
-    if (io.signal?.aborted) io.stderr.write('replay: interrupted; the report covers what ran\n');
+    if (io.signal?.aborted) {
+      io.stderr.write('replay: interrupted; the report covers what ran\n');
+      return EXIT_CODES.interrupted;
+    }
     return reports.some((report) => report.verdict === 'fail') ? EXIT_CODES.findings : EXIT_CODES.ok;
   } finally {
     spinner.stop();
