@@ -173,7 +173,7 @@ function samplePart(startedAtEpochMs: number, events: number, lag = { p50: 1, p9
     startedAtEpochMs,
     durationMs: 2000,
     settings: { mode: 'streams', arrival: 'closed', clients: 5, ratePerSecond: 0, client: 'robust', target: 'x' },
-    counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0 },
+    counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0, stoppedByRun: 0 },
     peakOpenStreams: 1,
     responses: { create: { 201: 1 }, token: { 200: 1 }, stream: { 200: 1 } },
     errors: { reset: 1 },

@@ -98,8 +98,10 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     else actual = histograms[subject.metric]!.getValueAtPercentile(subject.stat.percentile) / 1000;
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
-  // With no threshold given, a run where every request failed would otherwise pass.
-  if (requests > 0 && metrics.errorRate >= 1) results.push({ threshold: `${EVERY_REQUEST_FAILED} (built in)`, actual: metrics.errorRate, ok: false });
+  // With no threshold given, a run where every request failed would otherwise pass. Connections
+  // the run's end stopped were neither, so they do not count.
+  const finished = requests - (part.counters.stoppedByRun ?? 0);
+  if (errorCount > 0 && errorCount >= finished) results.push({ threshold: `${EVERY_REQUEST_FAILED} (built in)`, actual: errorCount / Math.max(1, finished), ok: false });
   const warnings: string[] = [];
   const localLimitErrors = Object.entries(part.errors).reduce((sum, [kind, count]) => (kind.endsWith('local-limit') ? sum + count : sum), 0);
   if (localLimitErrors > 0) {
