@@ -123,7 +123,7 @@ describe('planRules (--only, --skip, --slow, --other-auth, profiles)', () => {
 
 describe('check reporters', () => {
   const report: CheckReport = {
-    summary: { profile: 'generations', target: 'http://127.0.0.1:1/api', total: 3, passed: 1, failed: 1, warnings: 1, skipped: 0, strict: false, ok: false, durationMs: 1234, fixtures: {}, problems: [] },
+    summary: { profile: 'generations', target: 'http://127.0.0.1:1/api', total: 3, passed: 1, failed: 1, warnings: 1, skipped: 0, strict: false, ok: false, interrupted: false, durationMs: 1234, fixtures: {}, problems: [] },
     results: [
       { id: 'token.auth', severity: 'error', status: 'pass', title: 'auth', message: 'answered 401', layer: undefined, fix: undefined, evidence: {}, durationMs: 3 },
       { id: 'token.terminal-failed', severity: 'error', status: 'fail', title: 'a <failed> one', message: 'answered 500 & "retry"\nstorm: 100%', layer: 'backend', fix: 'answer 400', evidence: { status: 500 }, durationMs: 12 },

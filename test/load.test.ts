@@ -63,7 +63,10 @@ describe('load runner against the reference server', () => {
     expect(Object.keys(json.metrics)).toEqual(expect.arrayContaining(['peakOpenStreams', 'streamsOpened', 'events', 'eventsPerSecond', 'rate429', 'errors', 'latencyMs']));
     expect(Object.keys(json.metrics.latencyMs as object)).toEqual(expect.arrayContaining(['tokenRequest', 'firstEvent', 'gap']));
     expect(Object.keys((json.metrics.latencyMs as Record<string, object>).firstEvent!)).toEqual(expect.arrayContaining(['p50', 'p95', 'p99', 'max']));
-    expect(json.thresholds).toEqual([]);
+    expect(json.thresholds).toEqual([
+      { threshold: 'streams opened > 0 (default)', actual: counters.streamsOpened, ok: true },
+      { threshold: 'errorRate<=0.05 (default)', actual: 0, ok: true },
+    ]);
     expect(json.verdict).toBe('pass');
   }, 15_000);
 
@@ -173,7 +176,7 @@ function samplePart(startedAtEpochMs: number, events: number, lag = { p50: 1, p9
     startedAtEpochMs,
     durationMs: 2000,
     settings: { mode: 'streams', arrival: 'closed', clients: 5, ratePerSecond: 0, client: 'robust', target: 'x' },
-    counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0, stoppedByRun: 0 },
+    counters: { flows: 1, createRequests: 1, tokenRequests: 1, connections: 1, streamsOpened: 1, events, comments: 0, reconnects: 0 },
     peakOpenStreams: 1,
     responses: { create: { 201: 1 }, token: { 200: 1 }, stream: { 200: 1 } },
     errors: { reset: 1 },

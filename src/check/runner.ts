@@ -82,6 +82,10 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   const count = (status: RuleResult['status']) => results.filter((result) => result.status === status).length;
   const failed = count('fail');
   const warnings = count('warn');
+  const interrupted = options.signal?.aborted === true;
+  const problems = [...new Set(ctx.fixtureProblems)];
+  // Every rule skipped is not a pass: nothing was tested (issue 11: a green run against a plain-HTTP port).
+  if (!interrupted && results.length > 0 && count('skip') === results.length) problems.push(`no rule could be exercised: all ${results.length} were skipped (first reason: ${results[0]?.message})`);
   return {
     summary: {
       profile: target.profile.name,
@@ -92,10 +96,11 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
       warnings,
       skipped: count('skip'),
       strict: options.strict,
-      ok: failed === 0 && (!options.strict || warnings === 0) && ctx.fixtureProblems.length === 0,
+      ok: failed === 0 && (!options.strict || warnings === 0) && problems.length === 0 && !interrupted,
+      interrupted,
       durationMs: Math.round(clock.now() - startedAt),
       fixtures: { ...ctx.fixtureIds },
-      problems: [...new Set(ctx.fixtureProblems)],
+      problems,
     },
     results,
   };

@@ -78,8 +78,13 @@ export interface CheckSummary {
   readonly warnings: number;
   readonly skipped: number;
   readonly strict: boolean;
-  /** True when no error rule failed (and, with `strict`, no warning either). */
+  /**
+   * True when no error rule failed (and, with `strict`, no warning either), at least one rule was
+   * exercised, every fixture was made and the run was not interrupted.
+   */
   readonly ok: boolean;
+  /** Stopped by Ctrl-C before every rule finished. */
+  readonly interrupted: boolean;
   readonly durationMs: number;
   /** Ids of the generations the run used, by fixture role. */
   readonly fixtures: Readonly<Record<string, string>>;

@@ -47,7 +47,10 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
       onScenarioStart: (scenario, clients) => spinner.start(`replaying ${scenario} with ${clients.join(' and ')}`),
       onScenarioEnd: () => spinner.stop(),
     }, options.settings);
-    if (io.signal?.aborted) io.stderr.write('replay: interrupted; the report covers what ran\n');
+    if (io.signal?.aborted) {
+      io.stderr.write('replay: interrupted; the report covers what ran\n');
+      return EXIT_CODES.interrupted;
+    }
     return exitCode;
   } finally {
     spinner.stop();

@@ -2,7 +2,8 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
+import { describeTransportFailure } from '../engine/connection.js';
+import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
 import { heldBackLimitMs } from '../engine/heldBack.js';
@@ -65,7 +66,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       {
         onTokenResult: (result) => {
           if ('failure' in result) {
-            emit({ kind: 'diagnostic', level: 'warn', code: `token-${result.failure.failure}`, message: `token request failed: ${result.failure.failure} (${result.failure.code})`, t: since(clock.now()) });
+            emit({ kind: 'diagnostic', level: 'warn', code: `token-${result.failure.failure}`, message: `token request failed: ${describeTransportFailure(result.failure.failure, result.failure.code)}`, t: since(clock.now()) });
             return;
           }
           const { exchange } = result;
@@ -75,8 +76,8 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
             status: exchange.status,
             latencyMs: exchange.latencyMs,
             token: result.ok ? shortenToken(result.token.token) : null,
-            detail: result.ok ? null : result.detail,
-            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, result.detail, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds).meaning,
+            detail: result.ok ? null : whyNoToken(result),
+            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds, false).meaning,
             t: since(clock.now()),
           });
         },
@@ -123,7 +124,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       },
     );
     if (session.unreachable) {
-      throw new UnreachableError(`${target.streamUrl ? redactStreamUrl(target.streamUrl) : target.baseUrl}: unreachable (${session.unreachable.code}); is the server running and the URL right?`);
+      throw new UnreachableError(`${target.streamUrl ? redactStreamUrl(target.streamUrl) : target.baseUrl}: ${session.unreachable.description}`);
     }
     const stats = observer.stats;
     const buffered = stats.heldBackMs !== undefined && stats.heldBackMs > heldBackLimitMs(profile.limits.heartbeatSeconds * 1000);
@@ -154,7 +155,9 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       endedHow: session.lastEnd ? describeEnd(session.lastEnd) : 'never connected',
       stopReason: session.stop.reason,
       ok,
+      interrupted: io.signal?.aborted === true,
     });
+    if (io.signal?.aborted) return EXIT_CODES.interrupted;
     return ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();
@@ -180,8 +183,7 @@ async function resolveSource(
   const prompt = options.failing ? target.profile.fixtures.failingPrompt : target.profile.fixtures.completingPrompt;
   const created = await api.create(prompt, signal);
   if (isHttpFailure(created)) {
-    if (created.failure === 'unreachable') throw new UnreachableError(`${api.url('create')}: unreachable (${created.code}); is the server running and the base URL right?`);
-    throw new UnreachableError(`${api.url('create')}: ${created.failure} (${created.code})`);
+    throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
   }
   const id = (created.json as { id?: unknown } | undefined)?.id;
   if (created.status >= 300 || typeof id !== 'string') {

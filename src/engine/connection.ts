@@ -14,10 +14,16 @@ export type StreamEnd =
   | { kind: 'abrupt-close'; code: string }
   | { kind: 'silence'; silentMs: number }
   | { kind: 'max-duration'; durationMs: number }
-  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined }
+  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string }
   | { kind: 'wrong-content-type'; contentType: string }
   | { kind: 'line-too-long'; bytes: number }
   | { kind: 'unreachable'; code: string; message: string }
+  /** The TLS handshake failed: an untrusted certificate, or TLS spoken to a plain port. Retrying cannot fix it. */
+  | { kind: 'tls'; code: string; message: string }
+  /** What came back is not usable HTTP (garbage, oversized headers). Retrying cannot fix it. */
+  | { kind: 'protocol'; code: string; message: string }
+  /** The server closed the connection before a complete status line and headers. */
+  | { kind: 'closed-before-answer'; code: string; message: string }
   | { kind: 'timeout'; phase: 'connect' | 'headers'; code: string }
   /** This process ran out of file descriptors (see `LOCAL_LIMIT_CODES`): the tool's limit, not the target's. */
   | { kind: 'local-limit'; code: string }
@@ -297,7 +303,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private endExcerpt(): void {
     const status = this.open?.status ?? 0;
     const bodyExcerpt = Buffer.concat(this.excerpt ?? []).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
-    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfterSeconds(this.open?.headers['retry-after']) });
+    const location = this.open?.headers.location;
+    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfterSeconds(this.open?.headers['retry-after']), ...(location === undefined ? {} : { location }) });
   }
 
   /** Ends with `end` and lets the connection go: what the body still holds is not wanted. */
@@ -368,25 +375,85 @@ export const LOCAL_LIMIT_CODES: readonly string[] = ['EMFILE', 'ENFILE'];
 /** Error codes that mean nothing answered at all: no server there, or no route to it. */
 export const UNREACHABLE_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
 
+/** How a request failed, in the words both streams and JSON requests report. */
+export type TransportFailureKind = 'unreachable' | 'timeout' | 'tls' | 'protocol' | 'closed-before-answer' | 'reset' | 'abrupt-close' | 'local-limit';
+
+/** Failures the target must fix (or the user's URL or trust store): no retry helps, and a run that never got past one cannot judge anything. */
+export const FATAL_TRANSPORT_KINDS: readonly TransportFailureKind[] = ['unreachable', 'tls', 'protocol'];
+
+/** Certificate problems: the server's certificate chain is not one this machine trusts. */
+const CERTIFICATE_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|EPROTO$)/;
+const PROTOCOL_CODES = /^(HPE_|UND_ERR_HEADERS_OVERFLOW$|UND_ERR_RES_EXCEEDED_MAX_SIZE$)/;
+
+/**
+ * An error code as a failure kind. `beforeAnswer`: no status line and headers had arrived, so a
+ * plain close means the server hung up mid-headers (or speaks TLS on that port), not mid-body.
+ */
+export function transportFailureKind(code: string, beforeAnswer: boolean): TransportFailureKind {
+  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
+  if (LOCAL_LIMIT_CODES.includes(code)) return 'local-limit';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (CERTIFICATE_CODES.test(code) || TLS_CODES.test(code)) return 'tls';
+  if (PROTOCOL_CODES.test(code)) return 'protocol';
+  if (code === 'ECONNRESET') return 'reset';
+  return beforeAnswer ? 'closed-before-answer' : 'abrupt-close';
+}
+
+/** One line in plain words: what failed, why it matters, and what to do about it. */
+export function describeTransportFailure(kind: TransportFailureKind, code: string): string {
+  const known = code === 'UNKNOWN' ? '' : ` (${code})`;
+  switch (kind) {
+    case 'unreachable':
+      return `nothing answered${known}: is the server running and the URL right?`;
+    case 'timeout':
+      return `no answer in time${known}`;
+    case 'tls':
+      return CERTIFICATE_CODES.test(code)
+        ? `TLS failed: the server's certificate is not trusted here${known}; trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (never in production)`
+        : `TLS failed: the server does not speak TLS on this port${known}; use http:// for a plain port, or the port that serves https`;
+    case 'protocol':
+      return code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE'
+        ? `the response headers are larger than any HTTP client accepts${known}: a header loop or a misconfigured proxy`
+        : `the answer is not HTTP${known}: something other than an HTTP server listens on this port`;
+    case 'closed-before-answer':
+      return `the server closed the connection before a complete HTTP answer${known}; if this port serves https, use https://`;
+    case 'reset':
+      return `the connection was reset${known}`;
+    case 'abrupt-close':
+      return `the server closed the connection in the middle of the answer${known}`;
+    case 'local-limit':
+      return `this machine is out of file descriptors${known}: the tool's limit, not the target's`;
+  }
+}
+
 function classifyRequestError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
-  const code = errorCode(error);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', phase: 'connect', code };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', phase: 'headers', code };
-  if (UNREACHABLE_CODES.includes(code)) {
-    return { kind: 'unreachable', code, message: (error as Error).message };
-  }
-  return brokenConnection(code);
+  return endOf(error, true);
 }
 
 function classifyBodyError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
-  return brokenConnection(errorCode(error));
+  return endOf(error, false);
 }
 
-function brokenConnection(code: string): StreamEnd {
-  if (LOCAL_LIMIT_CODES.includes(code)) return { kind: 'local-limit', code };
-  return code === 'ECONNRESET' ? { kind: 'reset', code } : { kind: 'abrupt-close', code };
+function endOf(error: unknown, beforeAnswer: boolean): StreamEnd {
+  const code = errorCode(error);
+  const kind = transportFailureKind(code, beforeAnswer);
+  const message = (error as Error).message;
+  switch (kind) {
+    case 'timeout':
+      return { kind: 'timeout', phase: code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'headers', code };
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+      return { kind, code, message };
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return { kind, code };
+  }
 }
 
 /** undici wraps socket errors; the useful code may sit on the error or its cause. */
@@ -400,6 +467,8 @@ export function errorCode(error: unknown): string {
       if (fallback === 'UNKNOWN') fallback = code;
     }
     if (current instanceof errors.SocketError && /reset/i.test(current.message)) return 'ECONNRESET';
+    // undici's parser names what it expected, not a code, when the bytes are not HTTP at all.
+    if (current instanceof errors.HTTPParserError || (current as Error).name === 'HTTPParserError') return 'HPE_INVALID_RESPONSE';
     current = current.cause;
   }
   return fallback;

@@ -50,6 +50,6 @@ export function isHeartbeatEvent(event: SseEvent): boolean {
   return event.event === 'heartbeat';
 }
 
-function escapeRegExp(text: string): string {
+export function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -76,4 +76,6 @@ export interface TargetOptions {
   readonly headersTimeoutMs: number;
   /** Longest pending line the SSE decoder holds before calling the stream broken. */
   readonly maxLineBytes: number;
+  /** Field names (dotted paths) of a JSON-lines log for `analyze`: time, client, method, path, status, durationMs, bytes, events. */
+  readonly logFields?: Readonly<Record<string, string>>;
 }

@@ -15,7 +15,7 @@ export function mergeParts(parts: readonly LoadPart[]): LoadPart {
   const endedAtEpochMs = Math.max(...parts.map((part) => part.startedAtEpochMs + part.durationMs));
 
   const counters = emptyCounters();
-  for (const part of parts) for (const key of Object.keys(counters) as (keyof LoadCounters)[]) counters[key] += part.counters[key] ?? 0;
+  for (const part of parts) for (const key of Object.keys(counters) as (keyof LoadCounters)[]) counters[key] += part.counters[key];
 
   const histograms = {} as Record<LatencyMetric, string>;
   for (const metric of LATENCY_METRICS) {

@@ -16,8 +16,6 @@ export interface LoadCounters {
   comments: number;
   /** Retries decided by the client model (a new token and/or a new connection). */
   reconnects: number;
-  /** Connections the run's end (or Ctrl-C) stopped: neither a success nor an error. */
-  stoppedByRun: number;
 }
 
 /** One second of the run, for the charts. Histograms are encoded so they merge exactly. */
@@ -78,5 +76,5 @@ export interface LoadPart {
 export const LOAD_PART_FORMAT = 'sse-doctor-load-part/1';
 
 export function emptyCounters(): LoadCounters {
-  return { flows: 0, createRequests: 0, tokenRequests: 0, connections: 0, streamsOpened: 0, events: 0, comments: 0, reconnects: 0, stoppedByRun: 0 };
+  return { flows: 0, createRequests: 0, tokenRequests: 0, connections: 0, streamsOpened: 0, events: 0, comments: 0, reconnects: 0 };
 }

@@ -41,4 +41,6 @@ export interface TailSummary {
   readonly endedHow: string;
   readonly stopReason: string;
   readonly ok: boolean;
+  /** Stopped by Ctrl-C: the summary covers what ran. */
+  readonly interrupted: boolean;
 }

@@ -74,9 +74,11 @@ function tailSummaryTable(summary: TailSummary, c: ChalkInstance): string {
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  const verdict = summary.ok
-    ? c.green('ok: terminal event, clean close')
-    : c.red(summary.buffered ? 'not ok: events held back on the way (buffering in the path)' : summary.idleTimeoutMs !== null ? 'not ok: cut by an idle timeout in the path' : 'not ok');
+  const verdict = summary.interrupted
+    ? c.red('interrupted (Ctrl-C): not ok')
+    : summary.ok
+      ? c.green('ok: terminal event, clean close')
+      : c.red(summary.buffered ? 'not ok: events held back on the way (buffering in the path)' : summary.idleTimeoutMs !== null ? 'not ok: cut by an idle timeout in the path' : 'not ok');
   const ms = (value: number | null) => (value === null ? '-' : gap(value));
   table.push(
     { duration: seconds(summary.durationMs) },

@@ -15,7 +15,7 @@ export async function parseArgv(argv: readonly string[], env: NodeJS.ProcessEnv 
       done();
     },
   });
-  const context: CliContext = { stdout: sink, stderr, env, colorStdout: false, colorStderr: false, stderrIsTty: false, signal: new AbortController().signal };
+  const context: CliContext = { stdout: sink, stderr, env, colorStdout: false, colorStderr: false, stderrIsTty: false, stdin: process.stdin, signal: new AbortController().signal };
   let parsed: Parsed | undefined;
   const program = buildProgram('0.0.0', context, async (_spec, options) => {
     parsed = { options };
