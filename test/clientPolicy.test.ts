@@ -20,7 +20,7 @@ async function schedule(model: ClientModel, outcome: AttemptOutcome, limit = 50)
   return { sleeps: clock.sleeps, stop: undefined, elapsed: clock.now() };
 }
 
-describe('robust client (CONTRACT.md client policy)', () => {
+describe('robust client (docs/contract.md client policy)', () => {
   it('backs off 2, 4, 8, 16, 32 s and gives up after 5 retries', async () => {
     const run = await schedule(new RobustClient(contract), dropped());
     expect(run.sleeps).toEqual([2000, 4000, 8000, 16000, 32000]);
