@@ -35,6 +35,7 @@ export interface ReadOptions {
 /** Lines looked at to tell a file's format before giving up on it. */
 const DETECT_LINES = 20;
 const UNREADABLE_SHOWN = 5;
+const BLANK = /^\s*$/;
 
 function lineReaderFor(format: Exclude<LogFormat, 'har'>, fields: JsonFieldMap): LineReader {
   switch (format) {
@@ -90,7 +91,7 @@ export async function readInto(file: string, analyzer: Analyzer, options: ReadOp
         harParts.push(line);
         continue;
       }
-      if (line.trim() === '') continue;
+      if (BLANK.test(line)) continue;
       if (format === undefined) {
         format = detectFormat(line);
         if (format === undefined) {
