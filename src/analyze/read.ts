@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ProfileTerminal } from '../engine/target.js';
-import type { Analyzer } from './analyzer.js';
+import type { AnalyzeResult, Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
 import type { LogFormat } from './record.js';
@@ -17,6 +17,11 @@ export interface FileReport {
   readonly unreadable: number;
   /** The first few unreadable lines' numbers. */
   readonly unreadableLines: readonly number[];
+}
+
+/** The whole report: what each file gave, then the analysis of all of them together. */
+export interface AnalyzeReport extends AnalyzeResult {
+  readonly files: readonly FileReport[];
 }
 
 export interface ReadOptions {

@@ -302,6 +302,9 @@ export function errorKind(end: StreamEnd): string | undefined {
   }
 }
 
+/** Ends where the stream was still open when it stopped, so the silence it was in had not ended. */
+const STOPPED_WHILE_OPEN: readonly StreamEnd['kind'][] = ['aborted', 'silence', 'max-duration'];
+
 /** What every flow of a run records into. */
 interface FlowContext {
   readonly recorder: LoadRecorder;
@@ -386,6 +389,9 @@ class FlowMeasures implements SessionCallbacks {
     if (this.streamIsOpen) {
       this.streamIsOpen = false;
       recorder.streamClosed();
+      // A silence still open when the stream was stopped (the run's end, a watchdog, the duration
+      // bound) is a gap too: a stream silent for the run's last seconds must count as silent.
+      if (STOPPED_WHILE_OPEN.includes(result.end.kind) && result.open) recorder.latency('gap', result.endedAt - (this.lastArrival > 0 ? this.lastArrival : result.open.t));
       // A stream cut by the end of the run would only drag the durations down.
       if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
     }

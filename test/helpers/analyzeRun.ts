@@ -1,4 +1,4 @@
-import type { AnalyzeReport } from '../../src/commands/analyze.js';
+import type { AnalyzeReport } from '../../src/analyze/read.js';
 import { runCli } from './cli.js';
 
 /** `sse-doctor analyze --json <args>` run by the built CLI: its exit code and its report. */
