@@ -31,6 +31,18 @@ export const FAST_LIMITS: ProfileLimits = {
   generationTimeoutSeconds: 10,
 };
 
+/**
+ * `FAST_TIMINGS` and `FAST_LIMITS` slowed down by `pace`: every duration times `pace`, counts
+ * unchanged. A backend that needs more CPU per request (the Python one) keeps the same margins
+ * relative to its own speed, so a rule's verdict never hangs on how busy the machine is.
+ */
+export function atPace(pace: number, timings: Partial<typeof FAST_TIMINGS> = {}): { timings: typeof FAST_TIMINGS; limits: ProfileLimits } {
+  const base = { ...FAST_TIMINGS, ...timings };
+  const limits = Object.fromEntries(Object.entries(FAST_LIMITS).map(([key, value]) => [key, key === 'tokenRateLimit' ? value : value * pace])) as unknown as ProfileLimits;
+  const scaled = Object.fromEntries(Object.entries(base).map(([key, value]) => [key, key === 'rateLimit' ? value : value * pace])) as typeof FAST_TIMINGS;
+  return { timings: scaled, limits };
+}
+
 /** The generations profile with `limits` in place of the contract's, as a config file would set them. */
 export function fastProfile(limits: Partial<ProfileLimits> = {}): Profile {
   const base = BUILTIN_PROFILES.generations;
