@@ -4,6 +4,7 @@ import type { CheckReport, RuleResult } from '../../src/check/types.js';
 import { resolveTargetOptions } from '../../src/options/options.js';
 import type { TargetOptions } from '../../src/engine/target.js';
 import { BUILTIN_PROFILES } from '../../src/options/profiles.js';
+import type { ServerTimings } from '../../src/server/settings.js';
 import type { Profile, ProfileLimits } from '../../src/engine/target.js';
 
 /**
@@ -37,10 +38,17 @@ export const FAST_LIMITS: ProfileLimits = {
  * relative to its own speed, so a rule's verdict never hangs on how busy the machine is.
  */
 export function atPace(pace: number, timings: Partial<typeof FAST_TIMINGS> = {}): { timings: typeof FAST_TIMINGS; limits: ProfileLimits } {
-  const base = { ...FAST_TIMINGS, ...timings };
-  const limits = Object.fromEntries(Object.entries(FAST_LIMITS).map(([key, value]) => [key, key === 'tokenRateLimit' ? value : value * pace])) as unknown as ProfileLimits;
-  const scaled = Object.fromEntries(Object.entries(base).map(([key, value]) => [key, key === 'rateLimit' ? value : value * pace])) as typeof FAST_TIMINGS;
-  return { timings: scaled, limits };
+  return { timings: timingsAtPace({ ...FAST_TIMINGS, ...timings }, pace), limits: limitsAtPace(FAST_LIMITS, pace) };
+}
+
+/** Server timings with every duration times `pace`; the rate limit (a count) unchanged. */
+export function timingsAtPace<T extends Partial<ServerTimings>>(timings: T, pace: number): T {
+  return Object.fromEntries(Object.entries(timings).map(([key, value]) => [key, key === 'rateLimit' ? value : (value as number) * pace])) as T;
+}
+
+/** Profile limits with every duration times `pace`; the token rate limit (a count) unchanged. */
+export function limitsAtPace(limits: ProfileLimits, pace: number): ProfileLimits {
+  return Object.fromEntries(Object.entries(limits).map(([key, value]) => [key, key === 'tokenRateLimit' ? value : value * pace])) as unknown as ProfileLimits;
 }
 
 /** The generations profile with `limits` in place of the contract's, as a config file would set them. */
