@@ -156,7 +156,7 @@ describe('sse-doctor check (built CLI)', () => {
     expect(Object.keys(report)).toEqual(['summary', 'results']);
     expect(report.summary).toMatchObject({ profile: 'generations', ok: true, failed: 0, warnings: 1, total: 27 });
     for (const result of report.results) {
-      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'evidence', 'durationMs']);
+      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'layer', 'fix', 'evidence', 'durationMs']);
       expect(result.id === 'token.stream-url' ? ['warn'] : ['pass', 'skip']).toContain(result.status);
     }
     const xml = readFileSync(junit, 'utf8');
@@ -175,10 +175,10 @@ describe('sse-doctor check (built CLI)', () => {
         env: { GITHUB_ACTIONS: 'true' },
       });
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
+      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed \(backend\)%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
       expect(run.stdout).toContain('token endpoint  POST /generations/generate/{id}/stream-token');
       expect(run.stdout).toMatch(/FAIL.*token\.terminal-failed/);
-      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error\)/);
+      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error, layer: backend\)/);
       expect(run.stdout).toContain('Fix: answer 400');
       expect(run.stdout).toContain('2 rules: 1 passed, 1 failed');
     } finally {

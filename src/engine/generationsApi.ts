@@ -42,7 +42,7 @@ export type TokenResult =
   | { readonly ok: false; readonly exchange: HttpExchange; readonly unusable: string }
   | { readonly ok: false; readonly failure: HttpFailure };
 
-/** The generations API (CONTRACT.md endpoints) as plain calls over one dispatcher. */
+/** The generations API (docs/contract.md endpoints) as plain calls over one dispatcher. */
 export class GenerationsApi {
   constructor(
     private readonly target: TargetOptions,
@@ -171,6 +171,8 @@ export function whyNoToken(result: Extract<TokenResult, { readonly ok: false; re
 
 /** FastAPI's `detail` as one line: a string as is, a validation list as its messages. */
 export function detailOf(exchange: HttpExchange): string {
+  const { location } = exchange.headers;
+  if (exchange.status >= 300 && exchange.status < 400 && location !== undefined) return `redirects to ${location}`;
   const detail = (exchange.json as { detail?: unknown } | undefined)?.detail;
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) {

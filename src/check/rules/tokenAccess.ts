@@ -152,11 +152,12 @@ export const tokenIssue: Rule = {
       );
     }
     if (String(body.generation_id) !== id) {
-      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}: return the id the token is for`, evidence);
+      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}`, 'return the id the token is for', evidence);
     }
     if (body.expires_in !== expected) {
       return warn(
-        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s: set profile.limits.tokenExpiresSeconds if that is intended`,
+        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s`,
+        'set profile.limits.tokenExpiresSeconds if that is intended',
         evidence,
       );
     }
@@ -192,9 +193,10 @@ export const tokenStreamUrl: Rule = {
       return warn(
         `stream_url "${path}" is relative to the API root ${new URL(ctx.target.baseUrl).pathname}, ${withToken}: sse-doctor streamed from ${resolved.origin}${resolved.pathname}, ` +
           `but a browser that passes it to EventSource resolves it against the page, to ${browserSees}. ` +
-          `Why it matters: a frontend that uses stream_url as given gets a 404, while one that prefixes the API root works (seed 002's frontend builds the URL itself). ` +
-          `Fix: answer with a path from the origin ("${resolved.pathname}") or an absolute URL, or document that clients prefix the API root`,
+          `Why it matters: a frontend that uses stream_url as given gets a 404, while one that prefixes the API root works (seed 002's frontend builds the URL itself)`,
+        `answer with a path from the origin ("${resolved.pathname}") or an absolute URL, or document that clients prefix the API root`,
         evidence,
+        'backend',
       );
     }
     const described = { absent: 'absent (the profile\'s stream path was used)', absolute: 'an absolute URL', 'origin-relative': 'a path from the origin' }[form];
