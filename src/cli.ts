@@ -3,13 +3,16 @@ import { CommanderError } from 'commander';
 import { buildProgram } from './cli/commands.js';
 import { colorFor, type CliContext } from './cli/context.js';
 import { DoctorError, EXIT_CODES } from './errors.js';
-import { redactingWriter, scrubSecrets } from './engine/secrets.js';
+import { Redactor, redactingWriter } from './engine/secrets.js';
+import { writeReportFile } from './cli/outputFiles.js';
 
 // The only module that reads argv, decides colours, catches at the top and sets the exit code.
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
-const stdout = redactingWriter(process.stdout);
-const stderr = redactingWriter(process.stderr);
+// One redactor for every writer of the run; secrets are registered with it as the options are read.
+const redactor = new Redactor();
+const stdout = redactingWriter(process.stdout, redactor);
+const stderr = redactingWriter(process.stderr, redactor);
 const noColorFlag = process.argv.includes('--no-color');
 const aborter = new AbortController();
 const context: CliContext = {
@@ -20,6 +23,8 @@ const context: CliContext = {
   colorStderr: colorFor(process.stderr, process.env, noColorFlag),
   stderrIsTty: process.stderr.isTTY === true,
   signal: aborter.signal,
+  secrets: redactor,
+  writeFile: (path, text) => writeReportFile(path, text, redactor),
 };
 
 let interrupts = 0;
@@ -51,7 +56,7 @@ function exitCodeFor(error: unknown): number {
     return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code) ? EXIT_CODES.ok : EXIT_CODES.usage;
   }
   if (error instanceof DoctorError) {
-    stderr.write(`sse-doctor: ${scrubSecrets(error.message)}\n`);
+    stderr.write(`sse-doctor: ${error.message}\n`);
     return error.exitCode;
   }
   // Not ours: rethrow so the stack survives (a bug report needs it).

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../options/profiles.js';
 import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
+import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { duration, durationList, nonNegativeInt, repeatable } from '../options/parse.js';
 
@@ -16,6 +17,10 @@ export interface CliContext {
   readonly stderrIsTty: boolean;
   /** Aborted on the first Ctrl-C/SIGTERM: commands stop and still report what ran. */
   readonly signal: AbortSignal;
+  /** The run's secrets, registered here by the CLI and learnt as tokens are issued; stdout and stderr already pass through it. */
+  readonly secrets: SecretSink & { addHeaders(headers: Readonly<Record<string, string>>): void };
+  /** Writes a report file through the same redaction as stdout. */
+  writeFile(path: string, text: string): void;
 }
 
 /** Colour for text written to `stream`: off for --no-color, NO_COLOR, CI and anything but a terminal. */
@@ -67,6 +72,11 @@ export function addClientPolicyOptions(command: Command): Command {
 /** Global, target and command flags, merged as commander holds them. */
 export type CommonFlags = TargetFlags & { json?: boolean };
 
+/** The target, with its secrets registered with the redactor before anything can print them. */
 export function targetFromFlags(flags: CommonFlags, context: CliContext): TargetOptions {
-  return resolveTargetOptions(flags, context.env);
+  const target = resolveTargetOptions(flags, context.env);
+  context.secrets.add(target.auth);
+  context.secrets.add(target.otherAuth);
+  context.secrets.addHeaders(target.headers);
+  return target;
 }

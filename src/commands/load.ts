@@ -1,8 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
-import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
+import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { openFilesLimit, socketLimitWarning } from '../load/fileLimit.js';
-import type { LoadPart } from '../load/part.js';
+import { defaultPartFile, type LoadPart } from '../load/part.js';
 import { planShare, type LoadPlan } from '../load/plan.js';
 import { buildLoadReport, type LoadReport } from '../load/report.js';
 import { runLoad } from '../load/runner.js';
@@ -36,6 +35,8 @@ export interface LoadIo {
   /** Draw the live ticker in place (stderr is a terminal). */
   readonly stderrIsTty: boolean;
   readonly signal?: AbortSignal;
+  /** Writes a report file through the run's redaction. */
+  writeFile(path: string, text: string): void;
 }
 
 /**
@@ -63,8 +64,8 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
   }
   if (options.shard) {
     part = { ...part, shard: options.shard, shardsMerged: [options.shard.index] };
-    const file = options.partFile ?? `sse-doctor-part-${options.shard.index}-of-${options.shard.count}.json`;
-    writeFileSync(file, JSON.stringify(part));
+    const file = options.partFile ?? defaultPartFile(options.shard);
+    io.writeFile(file, JSON.stringify(part));
     io.stderr.write(`load: wrote shard ${options.shard.index}/${options.shard.count} to ${file} (combine the parts with: sse-doctor merge <files>)\n`);
   }
   if (neverAnswered(part)) {
@@ -79,14 +80,10 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
 }
 
 /** Prints the report (table or JSON), writes the HTML page, and returns the exit code. */
-export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, io: Pick<LoadIo, 'stdout' | 'stderr'>): number {
+export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, io: Pick<LoadIo, 'stdout' | 'stderr' | 'writeFile'>): number {
   io.stdout.write(options.json ? loadJson(report) : loadTable(report, new Chalk({ level: options.color ? 1 : 0 })));
   if (options.htmlFile !== undefined) {
-    try {
-      writeFileSync(options.htmlFile, loadHtml(report));
-    } catch (error) {
-      throw new UsageError(`--html: cannot write ${options.htmlFile} (${(error as Error).message})`, { cause: error });
-    }
+    io.writeFile(options.htmlFile, loadHtml(report));
     if (!options.json) io.stderr.write(`load: report page written to ${options.htmlFile}\n`);
   }
   return report.verdict === 'pass' ? EXIT_CODES.ok : EXIT_CODES.findings;

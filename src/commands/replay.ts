@@ -1,4 +1,5 @@
 import ora from 'ora';
+import type { SecretSink } from '../engine/secrets.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
@@ -16,6 +17,7 @@ export interface ReplayOptions {
 }
 
 export interface ReplayCommandIo {
+  readonly secrets?: SecretSink;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Progress (a spinner) only for a person at a terminal. */
@@ -42,6 +44,7 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
     const { exitCode } = await runScenarios([options.scenario], options.target, {
       stdout: io.stdout,
       signal: io.signal,
+      secrets: io.secrets,
       json: options.json,
       color: options.color,
       onScenarioStart: (scenario, clients) => spinner.start(`replaying ${scenario} with ${clients.join(' and ')}`),

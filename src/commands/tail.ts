@@ -5,7 +5,7 @@ import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
-import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
+import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
@@ -30,7 +30,7 @@ export interface TailOptions {
  * `sse-doctor tail`: follow one stream live, reconnecting by the client policy, and say how it
  * ended. Exit 0 only for a terminal event followed by a clean close.
  */
-export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal }): Promise<number> {
+export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal; secrets?: SecretSink }): Promise<number> {
   const clock = options.clock ?? systemClock;
   const { target } = options;
   const { profile } = target;
@@ -43,7 +43,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
   };
   const dispatcher = createDispatcher(target.connectTimeoutMs);
   try {
-    const api = new GenerationsApi(target, dispatcher);
+    const api = new GenerationsApi(target, dispatcher, io.secrets);
     const { source, generationId } = await resolveSource(options, api, io.signal);
     if (generationId !== null) emit({ kind: 'generation', id: generationId, created: options.generationId === undefined, t: since(clock.now()) });
 

@@ -2,6 +2,7 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi } from '../engine/generationsApi.js';
+import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -14,10 +15,10 @@ export interface TokenOptions {
 }
 
 /** `sse-doctor token <id>`: one token request, its answer and what it means. */
-export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream }): Promise<number> {
+export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream; secrets?: SecretSink }): Promise<number> {
   const dispatcher = createDispatcher(options.target.connectTimeoutMs);
   try {
-    const api = new GenerationsApi(options.target, dispatcher);
+    const api = new GenerationsApi(options.target, dispatcher, io.secrets);
     const result = await api.requestToken(options.generationId);
     if ('failure' in result) {
       throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);

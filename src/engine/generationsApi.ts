@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { SecretSink } from './secrets.js';
 import type { TargetOptions } from './target.js';
 import { isHttpFailure, sendJson, type HttpExchange, type HttpFailure } from './http.js';
 
@@ -20,6 +21,8 @@ export class GenerationsApi {
   constructor(
     private readonly target: TargetOptions,
     private readonly dispatcher: Dispatcher | undefined,
+    /** Told every stream token issued, so that the output layer can hide it wherever it turns up. */
+    private readonly secrets?: SecretSink,
   ) {}
 
   /** The URL of one of the profile's paths for generation `id`. */
@@ -72,6 +75,7 @@ export class GenerationsApi {
     if (isHttpFailure(result)) return { ok: false, failure: result };
     const body = result.json as Record<string, unknown> | undefined;
     if (result.status === 200 && typeof body?.sse_token === 'string') {
+      this.secrets?.add(body.sse_token, 'shorten');
       return { ok: true, exchange: result, token: this.tokenFromBody(id, body, body.sse_token) };
     }
     return { ok: false, exchange: result, detail: detailOf(result) };

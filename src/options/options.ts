@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { DELAY_RANGE_MS } from '../engine/delay.js';
-import { registerSecret } from '../engine/secrets.js';
 import type { Profile, ProfileClient, TargetOptions } from '../engine/target.js';
 import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js';
 
@@ -66,8 +65,6 @@ export function resolveTargetOptions(
 
   const auth = nonEmpty(flags.auth) ?? nonEmpty(env.SSE_DOCTOR_AUTH) ?? nonEmpty(file.auth);
   const otherAuth = nonEmpty(flags.otherAuth) ?? nonEmpty(env.SSE_DOCTOR_OTHER_AUTH) ?? nonEmpty(file.otherAuth);
-  registerSecret(auth);
-  registerSecret(otherAuth);
   return deepFreeze({
     baseUrl,
     streamUrl,

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { SecretSink } from '../engine/secrets.js';
 import { DoctorError, UnreachableError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
 import { createClientModel, type ClientModel, type ClientModelName } from '../engine/clientPolicy.js';
@@ -24,11 +25,11 @@ export interface ScenarioContextHandle {
 export function createScenarioContext(
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal },
+  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal; readonly secrets?: SecretSink },
 ): ScenarioContextHandle {
   const { dispatcher, clock, signal } = dependencies;
   const { profile } = target;
-  const api = new GenerationsApi(target, dispatcher);
+  const api = new GenerationsApi(target, dispatcher, dependencies.secrets);
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 

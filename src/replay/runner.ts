@@ -3,6 +3,7 @@ import { EXIT_CODES, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { ClientModelName } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
+import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { replayJson } from '../reporters/replayJson.js';
 import { replayPretty } from '../reporters/replayPretty.js';
@@ -13,6 +14,8 @@ import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings, type S
 
 /** Where a replay writes, and what it can be stopped by. */
 export interface ReplayIo {
+  /** Told every stream token issued, for the output's redaction. */
+  readonly secrets?: SecretSink;
   readonly stdout: NodeJS.WritableStream;
   readonly signal?: AbortSignal;
   readonly json?: boolean;
@@ -38,7 +41,7 @@ export async function replayScenario(
   scenario: Scenario,
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock } = {},
+  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock; readonly secrets?: SecretSink } = {},
 ): Promise<ReplayReport[]> {
   const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
   const dispatcher = createDispatcher(target.connectTimeoutMs);
@@ -46,6 +49,7 @@ export async function replayScenario(
     dispatcher,
     clock: dependencies.clock ?? systemClock,
     signal: dependencies.signal ?? new AbortController().signal,
+    secrets: dependencies.secrets,
   });
   try {
     // allSettled: a client that throws (unreachable, say) must not leave the others running on a closed dispatcher.

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { buildProgram } from '../../src/cli/commands.js';
 import type { CliContext } from '../../src/cli/context.js';
+import { Redactor } from '../../src/engine/secrets.js';
 
 /** What argv parsed into, or the one-line error commander or the options step gave instead. */
 export type Parsed = { readonly options: unknown } | { readonly error: string };
@@ -15,7 +16,17 @@ export async function parseArgv(argv: readonly string[], env: NodeJS.ProcessEnv 
       done();
     },
   });
-  const context: CliContext = { stdout: sink, stderr, env, colorStdout: false, colorStderr: false, stderrIsTty: false, signal: new AbortController().signal };
+  const context: CliContext = {
+    stdout: sink,
+    stderr,
+    env,
+    colorStdout: false,
+    colorStderr: false,
+    stderrIsTty: false,
+    signal: new AbortController().signal,
+    secrets: new Redactor(),
+    writeFile: () => undefined,
+  };
   let parsed: Parsed | undefined;
   const program = buildProgram('0.0.0', context, async (_spec, options) => {
     parsed = { options };
