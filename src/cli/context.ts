@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../options/profiles.js';
 import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
+import type { FlowControl } from '../engine/connection.js';
 import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { duration, durationList, nonNegativeInt, repeatable } from '../options/parse.js';
@@ -19,6 +20,8 @@ export interface CliContext {
   readonly signal: AbortSignal;
   /** The run's secrets, registered here by the CLI and learnt as tokens are issued; stdout and stderr already pass through it. */
   readonly secrets: SecretSink & { addHeaders(headers: Readonly<Record<string, string>>): void };
+  /** Backpressure of stdout, for commands that print as fast as a server sends. */
+  readonly stdoutFlow: FlowControl;
   /** Writes a report file through the same redaction as stdout. */
   writeFile(path: string, text: string): void;
 }

@@ -2,7 +2,7 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { describeTransportFailure } from '../engine/connection.js';
+import { describeTransportFailure, type FlowControl } from '../engine/connection.js';
 import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
@@ -30,7 +30,10 @@ export interface TailOptions {
  * `sse-doctor tail`: follow one stream live, reconnecting by the client policy, and say how it
  * ended. Exit 0 only for a terminal event followed by a clean close.
  */
-export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal; secrets?: SecretSink }): Promise<number> {
+export async function tail(
+  options: TailOptions,
+  io: { stdout: NodeJS.WritableStream; signal?: AbortSignal; secrets?: SecretSink; stdoutFlow?: FlowControl },
+): Promise<number> {
   const clock = options.clock ?? systemClock;
   const { target } = options;
   const { profile } = target;
@@ -59,6 +62,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
         dispatcher,
         clock,
         signal: io.signal,
+        flowControl: io.stdoutFlow,
       },
       {
         onTokenResult: (result) => {

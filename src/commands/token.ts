@@ -1,4 +1,5 @@
 import { Chalk } from 'chalk';
+import { terminalSafe } from '../reporters/terminalText.js';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi } from '../engine/generationsApi.js';
@@ -46,13 +47,13 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       const lines = result.ok
         ? [
             `${c.green('200')} token issued in ${report.latencyMs} ms`,
-            `  token       ${report.token}`,
+            `  token       ${terminalSafe(report.token ?? '')}`,
             `  expires_in  ${report.expiresIn ?? c.yellow('(missing)')} s`,
-            `  stream_url  ${report.streamUrl}`,
+            `  stream_url  ${terminalSafe(report.streamUrl ?? '')}`,
           ]
         : [
             `${c.red(String(exchange.status))} no token (${report.latencyMs} ms)${report.retryAfter !== null ? `, Retry-After: ${report.retryAfter} s` : ''}`,
-            `  detail  ${detail || c.dim('(none)')}`,
+            `  detail  ${detail ? terminalSafe(detail) : c.dim('(none)')}`,
           ];
       lines.push(`  means   ${diagnosis.meaning}`, `  next    ${diagnosis.next}`);
       io.stdout.write(`${lines.join('\n')}\n`);

@@ -3,7 +3,7 @@ import type { TargetOptions } from './target.js';
 import type { Profile } from './target.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
-import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type FlowControl, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
@@ -28,6 +28,8 @@ export interface SessionOptions {
   readonly maxAttempts?: number;
   /** Bound on the whole session (ms). */
   readonly maxDurationMs?: number;
+  /** Backpressure from the output the events go to. */
+  readonly flowControl?: FlowControl;
 }
 
 /** Progress of a session, for live output. Every callback is optional. */
@@ -224,6 +226,7 @@ class StreamSession implements StreamCallbacks {
       signal: options.signal,
       clock: this.clock,
       isTerminal: this.isTerminal,
+      flowControl: options.flowControl,
     };
   }
 

@@ -25,6 +25,7 @@ export async function parseArgv(argv: readonly string[], env: NodeJS.ProcessEnv 
     stderrIsTty: false,
     signal: new AbortController().signal,
     secrets: new Redactor(),
+    stdoutFlow: { ready: () => true, onReady: (resume) => resume() },
     writeFile: () => undefined,
   };
   let parsed: Parsed | undefined;
