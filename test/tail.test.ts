@@ -41,7 +41,7 @@ async function tailAgainst(faults: FaultName[], options: { failing?: boolean; af
     },
   });
   const generationId = options.afterItEnded ? await endedGeneration(target, options.failing === true) : undefined;
-  const code = await tail({ target, generationId, failing: options.failing === true, json: true, color: false }, { stdout });
+  const code = await tail({ target, generationId, failing: options.failing === true, json: true, color: false, maxDurationMs: 30_000 }, { stdout });
   const items = out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
   return { code, items, summary: items.at(-1)!, kinds: (kind: string) => items.filter((item) => item.kind === kind) };
 }

@@ -9,7 +9,8 @@ import type { Threshold } from '../load/thresholds.js';
 import { Ticker } from '../load/ticker.js';
 import { loadHtml } from '../reporters/loadHtml.js';
 import { loadJson } from '../reporters/loadJson.js';
-import { loadTable } from '../reporters/loadTable.js';
+import { describeLoadError, loadTable } from '../reporters/loadTable.js';
+import { FATAL_TRANSPORT_KINDS } from '../engine/connection.js';
 
 /** How a load report is shown; shared by `load` and `merge`. */
 export interface LoadOutputOptions {
@@ -68,9 +69,8 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
     io.writeFile(file, JSON.stringify(part));
     io.stderr.write(`load: wrote shard ${options.shard.index}/${options.shard.count} to ${file} (combine the parts with: sse-doctor merge <files>)\n`);
   }
-  if (neverAnswered(part)) {
-    throw new UnreachableError(`${part.settings.target}: unreachable (${Object.keys(part.errors).join(', ')}); is the server running and the URL right?`);
-  }
+  const blocked = neverAnswered(part);
+  if (blocked !== undefined) throw new UnreachableError(`${part.settings.target}: ${blocked}`);
   const exitCode = writeLoadReport(buildLoadReport(part, options.thresholds), options, io);
   if (io.signal?.aborted) {
     io.stderr.write('load: interrupted; the report covers what ran\n');
@@ -90,7 +90,12 @@ export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, 
 }
 
 /** Nothing but connection failures: the target is not there, which is the tool's trouble, not a finding. */
-function neverAnswered(part: LoadPart): boolean {
+/** Why nothing ever answered (nothing there, TLS or HTTP not spoken as asked), in plain words; undefined when something did. */
+function neverAnswered(part: LoadPart): string | undefined {
   const answers = [part.responses.create, part.responses.token, part.responses.stream].reduce((sum, byStatus) => sum + Object.keys(byStatus).length, 0);
-  return answers === 0 && Object.keys(part.errors).some((kind) => kind.endsWith('unreachable'));
+  if (answers > 0) return undefined;
+  const blocking = Object.keys(part.errors).find((kind) => NEVER_ANSWERED.some((failure) => kind.endsWith(failure)));
+  return blocking === undefined ? undefined : describeLoadError(blocking);
 }
+
+const NEVER_ANSWERED: readonly string[] = [...FATAL_TRANSPORT_KINDS, 'closed-before-answer'];

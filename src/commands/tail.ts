@@ -24,6 +24,8 @@ export interface TailOptions {
   readonly json: boolean;
   readonly color: boolean;
   readonly clock?: Clock;
+  /** The overall bound of the run (ms); undefined only with `--follow`. */
+  readonly maxDurationMs: number | undefined;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function tail(
         clock,
         signal: io.signal,
         flowControl: io.stdoutFlow,
+        maxDurationMs: options.maxDurationMs,
       },
       {
         onTokenResult: (result) => {

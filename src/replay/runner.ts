@@ -1,5 +1,5 @@
 import { Chalk } from 'chalk';
-import { EXIT_CODES, UsageError } from '../errors.js';
+import { DoctorError, EXIT_CODES, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { ClientModelName } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
@@ -61,7 +61,7 @@ export async function replayScenario(
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    if (failure) throw scenarioError(scenario, failure.reason);
     return settled.map((result) => (result as PromiseFulfilledResult<ReplayReport>).value);
   } finally {
     await handle.close();
@@ -96,4 +96,15 @@ export async function runScenarios(
   if (io.json) io.stdout.write(replayJson(reports));
   const failed = reports.some((report) => report.verdict === 'fail');
   return { reports, exitCode: failed ? EXIT_CODES.findings : EXIT_CODES.ok };
+}
+
+/**
+ * A scenario's own exception as one line naming where it was thrown (its first stack frame: the
+ * scenario file and line), so a user's scenario bug reads as that, not as a crash of the tool.
+ */
+function scenarioError(scenario: Scenario, error: unknown): unknown {
+  if (error instanceof DoctorError || !(error instanceof Error)) return error;
+  const frame = /\((?:file:\/\/)?([^()]+:\d+):\d+\)|at (?:file:\/\/)?([^\s()]+:\d+):\d+/.exec(error.stack?.split('\n').slice(1).join('\n') ?? '');
+  const where = frame?.[1] ?? frame?.[2];
+  return new DoctorError('E_SCENARIO', `scenario ${scenario.name} threw ${error.name}: ${error.message}${where === undefined ? '' : ` (at ${where})`}`, { cause: error });
 }

@@ -30,7 +30,9 @@ export const SECRETS = {
 /** Every field a stream can carry, each with the control sequences that took over a terminal. */
 export const ESCAPE = '\x1b]0;PWNED\x07\x1b[2J';
 
+/** g1 completes, g2 (a prompt with "fail") fails: check's fixtures resolve at once, whatever the misbehaviour. */
 const GENERATION = 'g1';
+const FAILING = 'g2';
 const sse = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, route: Route) => void;
@@ -39,9 +41,9 @@ type Route = 'create' | 'status' | 'token' | 'stream' | 'generic' | 'other';
 function routeOf(req: IncomingMessage): Route {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   if (path === '/api/generations/generate' && req.method === 'POST') return 'create';
-  if (path === `/api/generations/${GENERATION}`) return 'status';
-  if (path === `/api/generations/generate/${GENERATION}/stream-token`) return 'token';
-  if (path.startsWith(`/api/generations/generate/${GENERATION}/stream`)) return 'stream';
+  if (/^\/api\/generations\/g[12]$/.test(path)) return 'status';
+  if (/^\/api\/generations\/generate\/g[12]\/stream-token$/.test(path)) return 'token';
+  if (/^\/api\/generations\/generate\/g[12]\/stream/.test(path)) return 'stream';
   if (path === '/api/generic/stream') return 'generic';
   return 'other';
 }
@@ -50,9 +52,10 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
 /** The contract's happy answers for create and status, which most misbehaviours leave alone. */
-function contractShell(res: ServerResponse, route: Route): boolean {
+function contractShell(res: ServerResponse, route: Route, req?: IncomingMessage): boolean {
+  const failing = req?.url?.includes(FAILING) === true;
   if (route === 'create') return json(res, 201, { id: GENERATION, status: 'pending' }), true;
-  if (route === 'status') return json(res, 200, { id: GENERATION, status: 'processing', error_message: null }), true;
+  if (route === 'status') return json(res, 200, { id: failing ? FAILING : GENERATION, status: failing ? 'failed' : 'completed', error_message: failing ? 'boom' : null }), true;
   return false;
 }
 
@@ -145,12 +148,12 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       return netServer((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/ev'));
     case 'tls-to-plain': {
       // The client speaks TLS to a plain HTTP server.
-      const server = await httpServer((_req, res, route) => contractShell(res, route) || goodToken(res));
+      const server = await httpServer((req, res, route) => contractShell(res, route, req) || goodToken(res));
       return { ...server, baseUrl: server.baseUrl.replace('http:', 'https:'), streamUrl: server.streamUrl.replace('http:', 'https:') };
     }
     case 'plain-to-tls':
     case 'self-signed': {
-      const server = createHttpsServer(selfSignedCertificate(), (req, res) => contractShell(res, routeOf(req)) || goodToken(res));
+      const server = createHttpsServer(selfSignedCertificate(), (req, res) => contractShell(res, routeOf(req), req) || goodToken(res));
       const port = await listen(server);
       return serverAt(server, port, kind === 'self-signed' ? 'https' : 'http');
     }
@@ -163,27 +166,27 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         socket.end('\r\n');
       });
     case 'giant-retry':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 429, { detail: 'slow down' }, { 'retry-after': '999999999999' });
         res.writeHead(200, sse).end(`retry: 99999999999999\ndata: {"stage":"connected"}\n\n`);
       });
     case 'negative-retry-after':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 429, { detail: 'slow down' }, { 'retry-after': '-5' });
         res.writeHead(429, { 'retry-after': '-5' }).end();
       });
     case 'bad-token-body':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 200, { sse_token: 42, expires_in: 60 });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"sse_token": "unterminated');
       });
     case 'escapes':
-      return httpServer((_req, res, route) => {
+      return httpServer((req, res, route) => {
         if (route === 'create') return json(res, 201, { id: GENERATION, status: `pending${ESCAPE}` });
-        if (route === 'status') return json(res, 200, { id: GENERATION, status: `failed${ESCAPE}`, error_message: ESCAPE });
+        if (route === 'status') return json(res, 200, { id: GENERATION, status: req.url?.includes(FAILING) ? 'failed' : 'completed', error_message: ESCAPE });
         if (route === 'token') return goodToken(res);
         res.writeHead(200, { ...sse, 'x-trace-id': `trace${ESCAPE.replace(/\x07/g, '')}` });
         const data = JSON.stringify({ generation_id: GENERATION, status: `failed${ESCAPE}`, stage: `error${ESCAPE}`, progress: 1, message: ESCAPE, timestamp: 1 });
@@ -209,8 +212,8 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         res.end(`: ${req.url}\nid: ${SECRETS.streamToken}\nevent: error\ndata: ${data}\n\n`);
       });
     case 'binary-body':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         const block = Buffer.from(Array.from({ length: 65_536 }, (_, index) => (index * 197 + 3) % 256));
@@ -219,14 +222,14 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       });
     case 'event-then-close':
       // One event per connection, then a clean close: a client that resets its count on every event never stops.
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         res.writeHead(200, sse).end(`retry: 0\ndata: ${JSON.stringify({ generation_id: GENERATION, status: 'processing', stage: 'working', progress: 0.5, message: 'x', timestamp: 1 })}\n\n`);
       });
     case 'flood':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         flood(res);
       });
