@@ -42,8 +42,31 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * At most this many CLIs at once: the probes run concurrently, but a shared 2-core machine
+ * running sixty node processes at once measures its scheduler, not the tool.
+ */
+const MAX_PARALLEL = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** Runs the built CLI once, measuring time and peak RSS (polled from /proc every 20 ms). */
 export function probe(args: string[], options: ProbeOptions = {}): Promise<ProbeRun> {
+  return slot(() => runProbe(args, options));
+}
+
+function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: tmpdir(),

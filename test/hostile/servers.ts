@@ -24,7 +24,6 @@ export const SECRETS = {
   bearer: 'bearer-s3cr3t-Qx7Zp9Lm2Vw4',
   headerBearer: 'hdr-s3cr3t-Kd8Rt5Yn1Bc6',
   streamToken: 'stream-t0ken-Hj3Wq8Nz5Pe2Xa',
-  pathToken: 'path-t0ken-Mv6Ls1Gk9Ud4Rb',
 } as const;
 
 /** Every field a stream can carry, each with the control sequences that took over a terminal. */
@@ -201,7 +200,8 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
           return json(res, 200, {
             sse_token: SECRETS.streamToken,
             expires_in: 60,
-            stream_url: `/api/generations/generate/${GENERATION}/stream/${SECRETS.pathToken}?sse_token=${SECRETS.streamToken}`,
+            // The token in the path and in `?sse_token=`, as backends in the wild do.
+            stream_url: `/api/generations/generate/${GENERATION}/stream/${SECRETS.streamToken}?sse_token=${SECRETS.streamToken}`,
             generation_id: GENERATION,
             echoed,
           });
