@@ -32,6 +32,7 @@ async function tailAgainst(faults: FaultName[], options: { failing?: boolean; af
     connectTimeoutMs: 2000,
     headersTimeoutMs: 2000,
     maxLineBytes: 65_536,
+    insecure: false,
   };
   let out = '';
   const stdout = new Writable({

@@ -47,7 +47,7 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   });
   callbacks.onPlan?.(plan.run);
   const startedAt = clock.now();
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   const ctx = new CheckContext({
     target,
     dispatcher,

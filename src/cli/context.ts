@@ -59,6 +59,7 @@ export function addTargetOptions(command: Command, { streamUrl = true } = {}): C
     .addOption(new Option('--profile <name>', 'contract profile').choices(PROFILE_NAMES))
     .option('--config <file>', 'config file (default ./sse-doctor.config.json)')
     .option('--connect-timeout <duration>', 'connect timeout, e.g. 5s', duration)
+    .option('--insecure', 'do not verify TLS certificates (a self-signed staging server); said loudly, never for production')
     .option('--json', 'machine-readable output on stdout');
   if (streamUrl) command.option('--url <url>', 'open this SSE URL directly (implies --profile generic)');
   return command;
@@ -81,5 +82,6 @@ export function targetFromFlags(flags: CommonFlags, context: CliContext): Target
   context.secrets.add(target.auth);
   context.secrets.add(target.otherAuth);
   context.secrets.addHeaders(target.headers);
+  if (target.insecure) context.stderr.write('sse-doctor: WARNING: --insecure: TLS certificates are NOT verified; anyone between here and the server can read the bearer and the streams\n');
   return target;
 }

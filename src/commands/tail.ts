@@ -46,7 +46,7 @@ export async function tail(
     const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
     if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
   };
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   try {
     const api = new GenerationsApi(target, dispatcher, io.secrets);
     const { source, generationId } = await resolveSource(options, api, io.signal);

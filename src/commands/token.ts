@@ -17,7 +17,7 @@ export interface TokenOptions {
 
 /** `sse-doctor token <id>`: one token request, its answer and what it means. */
 export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream; secrets?: SecretSink }): Promise<number> {
-  const dispatcher = createDispatcher(options.target.connectTimeoutMs);
+  const dispatcher = createDispatcher(options.target);
   try {
     const api = new GenerationsApi(options.target, dispatcher, io.secrets);
     const result = await api.requestToken(options.generationId);

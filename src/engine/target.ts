@@ -74,4 +74,6 @@ export interface TargetOptions {
   readonly headersTimeoutMs: number;
   /** Longest pending line the SSE decoder holds before calling the stream broken. */
   readonly maxLineBytes: number;
+  /** `--insecure`: TLS certificates are not verified (said loudly on stderr by the CLI). */
+  readonly insecure: boolean;
 }

@@ -7,6 +7,7 @@ import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js
 
 /** The target and client-policy flags as commander hands them over, values already parsed by `options/parse.ts`. */
 export interface TargetFlags {
+  insecure?: boolean;
   config?: string;
   baseUrl?: string;
   url?: string;
@@ -75,6 +76,7 @@ export function resolveTargetOptions(
     connectTimeoutMs: flags.connectTimeout ?? checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
     headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
     maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
+    insecure: flags.insecure === true,
   });
 }
 

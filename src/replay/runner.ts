@@ -44,7 +44,7 @@ export async function replayScenario(
   dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock; readonly secrets?: SecretSink } = {},
 ): Promise<ReplayReport[]> {
   const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   const handle = createScenarioContext(target, settings, {
     dispatcher,
     clock: dependencies.clock ?? systemClock,
