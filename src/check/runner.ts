@@ -2,7 +2,7 @@ import { UnreachableError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl, type SecretSink } from '../engine/secrets.js';
-import type { TargetOptions } from '../engine/target.js';
+import type { Profile, TargetOptions } from '../engine/target.js';
 import { CheckContext } from './context.js';
 import { RULES } from './rules/index.js';
 import { planRules } from './selection.js';
@@ -60,7 +60,8 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   });
   const pending = new Set(plan.run);
   const byId = new Map<string, RuleResult>();
-  for (const { rule, reason } of plan.skipped) byId.set(rule.id, toResult(rule, { status: 'skip', message: reason, evidence: {} }, 0));
+  const result = (rule: Rule, outcome: RuleOutcome, durationMs: number) => toResult(rule, outcome, durationMs, target.profile.name);
+  for (const { rule, reason } of plan.skipped) byId.set(rule.id, result(rule, { status: 'skip', message: reason, evidence: {} }, 0));
   try {
     await Promise.all(
       plan.run.map(async (rule) => {
@@ -68,10 +69,10 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
         const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule);
         // A rule cut short by Ctrl-C saw a connection we closed, not something the target did.
         const interrupted = options.signal?.aborted === true;
-        const result = toResult(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
-        byId.set(rule.id, result);
+        const ended = result(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
+        byId.set(rule.id, ended);
         pending.delete(rule);
-        callbacks.onRuleEnd?.(result, [...pending]);
+        callbacks.onRuleEnd?.(ended, [...pending]);
       }),
     );
   } finally {
@@ -108,10 +109,25 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   };
 }
 
-/** A rule's outcome as reported: a failing warn-severity rule is a warning. */
-function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number): RuleResult {
-  const status = outcome.status === 'fail' && rule.severity === 'warn' ? 'warn' : outcome.status;
-  return { id: rule.id, severity: rule.severity, status, title: rule.title, message: outcome.message, evidence: outcome.evidence, durationMs: Math.round(durationMs) };
+/**
+ * A rule's outcome as reported: a failing warn-severity rule is a warning, and so is a broken
+ * convention of the generations contract under another profile. Findings name their layer.
+ */
+function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number, profile: Profile['name']): RuleResult {
+  const severity = outcome.severity ?? (rule.contractConvention && profile !== 'generations' ? 'warn' : rule.severity);
+  const status = outcome.status === 'fail' && severity === 'warn' ? 'warn' : outcome.status;
+  const finding = status === 'fail' || status === 'warn';
+  return {
+    id: rule.id,
+    severity,
+    status,
+    title: rule.title,
+    message: outcome.message,
+    layer: finding ? (outcome.layer ?? rule.layer ?? 'backend') : undefined,
+    fix: finding ? outcome.fix : undefined,
+    evidence: outcome.evidence,
+    durationMs: Math.round(durationMs),
+  };
 }
 
 /** Generous: every rule bounds its own waits; this only keeps a bug from hanging the run. */

@@ -2,7 +2,7 @@ import { Chalk } from 'chalk';
 import { terminalSafe } from '../reporters/terminalText.js';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
-import { GenerationsApi } from '../engine/generationsApi.js';
+import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
 import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
@@ -25,7 +25,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);
     }
     const { exchange } = result;
-    const detail = result.ok ? '' : result.detail;
+    const detail = result.ok ? '' : whyNoToken(result);
     const diagnosis = diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds, result.ok);
     const report = {
       generationId: options.generationId,

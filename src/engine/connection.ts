@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
 import { parseRetryAfterSeconds, timerMs } from './delay.js';
@@ -46,7 +48,13 @@ export interface StreamOpen {
   /** Time from the request to the response headers (ms). */
   readonly headersMs: number;
   readonly t: number;
+  /** The body's compression, decoded before parsing as a browser does; undefined when sent as is. */
+  readonly contentEncoding: DecodedEncoding | undefined;
 }
+
+/** Content codings a browser asks for on an EventSource request, and the ones decoded here. */
+export const BROWSER_ACCEPT_ENCODING = 'gzip, deflate, br';
+export type DecodedEncoding = 'gzip' | 'deflate' | 'br';
 
 export interface StreamRequest {
   readonly url: string;
@@ -129,6 +137,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private excerpt: Buffer[] | undefined;
   private excerptBytes = 0;
   private decoder: SseDecoder | undefined;
+  /** Set only for a compressed body: plain streams (nearly all of a load run) pay nothing for it. */
+  private decompressor: Transform | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private finished = false;
   /** undici's resume for a paused body (see `FlowControl`). */
@@ -152,7 +162,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (req.signal?.aborted) return this.finish({ kind: 'aborted' });
     req.signal?.addEventListener('abort', this.wake, { once: true });
     this.armWatchdog();
-    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
+    // Asked like a browser, so a compressing proxy answers us as it answers the users.
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', 'accept-encoding': BROWSER_ACCEPT_ENCODING, ...req.headers };
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
@@ -173,7 +184,9 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
     this.resumeBody = resume;
     const headersAt = this.clock.now();
-    const open: StreamOpen = { status: statusCode, headers: flattenHeaders(util.parseHeaders(rawHeaders)), headersMs: headersAt - this.startedAt, t: headersAt };
+    const headers = flattenHeaders(util.parseHeaders(rawHeaders));
+    const contentEncoding = statusCode === 200 ? decodedEncoding(headers['content-encoding']) : undefined;
+    const open: StreamOpen = { status: statusCode, headers, headersMs: headersAt - this.startedAt, t: headersAt, contentEncoding };
     this.open = open;
     this.callbacks.onOpen?.(open);
     if (this.finished) return false;
@@ -189,6 +202,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     }
     this.lastByteAt = headersAt;
     this.decoder = new SseDecoder(this, this.req.maxLineBytes, this.lastEventId);
+    if (contentEncoding !== undefined) this.startDecompressor(contentEncoding);
     if (this.req.silenceTimeoutMs > 0) this.armWatchdog();
     return true;
   }
@@ -196,7 +210,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   onData(chunk: Buffer): boolean {
     if (this.body === 'events') {
       this.lastByteAt = this.clock.now();
-      this.decoder?.push(chunk, this.lastByteAt);
+      if (this.decompressor !== undefined) this.decompressor.write(chunk);
+      else this.decoder?.push(chunk, this.lastByteAt);
       const flow = this.req.flowControl;
       if (flow !== undefined && !flow.ready()) {
         this.paused = true;
@@ -218,12 +233,19 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
 
   onComplete(): void {
     if (this.body === 'excerpt') return this.endExcerpt();
+    // The decompressor may still hold the last events: the stream ends once it has let them out.
+    if (this.decompressor !== undefined) return void this.decompressor.end();
+    this.completeEvents();
+  }
+
+  private completeEvents(): void {
     this.decoder?.end(this.clock.now());
     this.finish(this.stopReason ?? (this.terminalEvent ? { kind: 'clean-terminal' } : { kind: 'clean-no-terminal' }));
   }
 
   onError(error: Error): void {
     if (this.body === 'excerpt' && this.open !== undefined) return this.endExcerpt();
+    this.decompressor?.destroy();
     const outer = this.req.signal;
     this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
   }
@@ -285,6 +307,24 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     this.abortRequest?.();
   }
 
+  /**
+   * Decoded as it arrives: each flushed block of a compressing proxy yields its events at once.
+   * A sync flush at the end lets a stream cut mid-block still give what it decoded.
+   */
+  private startDecompressor(encoding: DecodedEncoding): void {
+    const flush = { flush: zlibConstants.Z_SYNC_FLUSH, finishFlush: zlibConstants.Z_SYNC_FLUSH };
+    let decompressor: Transform;
+    if (encoding === 'br') decompressor = createBrotliDecompress({ flush: zlibConstants.BROTLI_OPERATION_FLUSH, finishFlush: zlibConstants.BROTLI_OPERATION_FLUSH });
+    else if (encoding === 'gzip') decompressor = createGunzip(flush);
+    else decompressor = new DeflateDecompressor(flush);
+    decompressor.on('data', (chunk: Buffer) => {
+      if (this.body === 'events') this.decoder?.push(chunk, this.clock.now());
+    });
+    decompressor.on('end', () => this.completeEvents());
+    decompressor.on('error', (error: NodeJS.ErrnoException) => this.drop({ kind: 'abrupt-close', code: error.code ?? 'Z_DATA_ERROR' }));
+    this.decompressor = decompressor;
+  }
+
   /** The status line said enough: keep the first bytes of the body as evidence, then drop it. */
   private endExcerpt(): void {
     const status = this.open?.status ?? 0;
@@ -307,6 +347,42 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     this.req.signal?.removeEventListener('abort', this.wake);
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });
+  }
+}
+
+/** The coding to undo for a `Content-Encoding` value, or undefined for identity (or one we cannot decode). */
+function decodedEncoding(value: string | undefined): DecodedEncoding | undefined {
+  const coding = value?.trim().toLowerCase();
+  if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
+  if (coding === 'deflate' || coding === 'br') return coding;
+  return undefined;
+}
+
+/**
+ * HTTP's `deflate` should be zlib-wrapped (RFC 9110 §8.4.1.2), but some servers send raw
+ * deflate; browsers accept both, so the first byte decides, as theirs does.
+ */
+class DeflateDecompressor extends Transform {
+  private inner: Transform | undefined;
+
+  constructor(private readonly options: { flush: number; finishFlush: number }) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.inner === undefined) {
+      // A zlib header's low nibble is 8 (the deflate method).
+      this.inner = (chunk[0]! & 0x0f) === 8 ? createInflate(this.options) : createInflateRaw(this.options);
+      this.inner.on('data', (data: Buffer) => this.push(data));
+      this.inner.on('error', (error) => this.destroy(error));
+    }
+    this.inner.write(chunk, () => done());
+  }
+
+  override _flush(done: (error?: Error | null) => void): void {
+    if (this.inner === undefined) return done();
+    this.inner.once('end', () => done());
+    this.inner.end();
   }
 }
 

@@ -7,6 +7,7 @@ import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type FlowC
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
+import { StreamProgress } from './streamProgress.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
@@ -65,6 +66,8 @@ export interface SessionResult {
   readonly lastEnd: StreamEnd | undefined;
   /** Set when the target never answered at all: the tool cannot diagnose what it cannot reach. */
   readonly unreachable: NeverAnswered | undefined;
+  /** Set when the token endpoint answered 200 with a token no client can use (see `TokenResult`): why, in one line. */
+  readonly unusableToken: string | undefined;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -125,6 +128,7 @@ class StreamSession implements StreamCallbacks {
   private lastEnd: StreamEnd | undefined;
   private resume = false;
   private freshTokenNext = true;
+  private readonly progress = new StreamProgress();
 
   constructor(
     private readonly options: SessionOptions,
@@ -200,6 +204,8 @@ class StreamSession implements StreamCallbacks {
     }
     this.answered = true;
     this.count(result.exchange.status);
+    // Not the client model's call: the same request gets the same unusable answer, so no model may retry it.
+    if ('unusable' in result) return { stop: this.finish({ action: 'stop', reason: result.unusable, gaveUp: false }, undefined, result.unusable) };
     if (result.ok) {
       this.streamUrl = result.token.streamUrl;
       return { url: result.token.streamUrl };
@@ -212,6 +218,7 @@ class StreamSession implements StreamCallbacks {
     const { options } = this;
     const { limits } = options.profile;
     const lastEventId = this.resume ? this.lastEventId : '';
+    this.progress.connectionStarted();
     this.callbacks.onConnecting?.({ attempt: this.streams.length + 1, url, lastEventId });
     return {
       url,
@@ -236,7 +243,8 @@ class StreamSession implements StreamCallbacks {
     if (result.lastEventId !== '') this.lastEventId = result.lastEventId;
     if (result.terminalEvent) this.sawTerminal = true;
     this.callbacks.onStreamEnd?.(result);
-    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents: result.events, serverRetryMs: result.retryMs };
+    const newEvents = this.progress.connectionEnded(result.events);
+    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents, serverRetryMs: result.retryMs };
   }
 
   onOpen(open: StreamOpen): void {
@@ -246,6 +254,7 @@ class StreamSession implements StreamCallbacks {
   }
 
   onEvent(event: SseEvent): void {
+    this.progress.event(event);
     this.callbacks.onEvent?.(event);
   }
 
@@ -265,7 +274,7 @@ class StreamSession implements StreamCallbacks {
     return this.finish({ action: 'stop', reason: description, gaveUp: false }, { code, description });
   }
 
-  private finish(stop: SessionStop, unreachable?: NeverAnswered): SessionResult {
+  private finish(stop: SessionStop, unreachable?: NeverAnswered, unusableToken?: string): SessionResult {
     return {
       connections: this.streams.length,
       tokenRequests: this.tokenRequests,
@@ -277,6 +286,7 @@ class StreamSession implements StreamCallbacks {
       lastEventId: this.lastEventId,
       lastEnd: this.lastEnd,
       unreachable,
+      unusableToken,
       startedAt: this.startedAt,
       endedAt: this.clock.now(),
     };

@@ -14,7 +14,8 @@ export function renderCheckJunit(report: CheckReport): string {
   const cases = report.results.map((result) => {
     const open = `    <testcase name="${xml(result.id)}" classname="${groupOf(result)}" time="${seconds(result.durationMs)}">`;
     const evidence = formatEvidence(result.evidence).join('\n');
-    const body = `${result.message}${evidence ? `\n\nevidence:\n${evidence}` : ''}`;
+    const where = result.layer === undefined ? '' : `\n\nlayer: ${result.layer}${result.fix === undefined ? '' : `\nfix (${result.layer}): ${result.fix}`}`;
+    const body = `${result.message}${where}${evidence ? `\n\nevidence:\n${evidence}` : ''}`;
     if (failsRun(result.status)) {
       return `${open}\n      <failure message="${xml(result.title)}" type="${result.severity}">${xml(body)}</failure>\n    </testcase>`;
     }

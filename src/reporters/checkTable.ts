@@ -43,7 +43,7 @@ export function renderCheckTable(fromTarget: CheckReport, endpoints: EndpointLab
     findings.forEach((result, index) => {
       lines.push(
         '',
-        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity})`)} ${result.title}`,
+        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity}, layer: ${result.layer ?? 'backend'})`)} ${result.title}`,
         `   ${result.message}`,
       );
       const evidence = formatEvidence(result.evidence);

@@ -1,7 +1,7 @@
 import { LATENCY_METRICS } from '../load/part.js';
 import type { LoadReport } from '../load/report.js';
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 /**
  * `load --html FILE`: one self-contained page (no network: data inline, charts drawn as SVG by
