@@ -183,6 +183,12 @@ class StreamSession implements StreamCallbacks {
     return undefined;
   }
 
+  /** Time left before the session's duration bound (Infinity without one); at least 1 ms, as 0 means "no cap" to a connection. */
+  private remainingMs(): number {
+    const { maxDurationMs } = this.options;
+    return maxDurationMs === undefined ? Infinity : Math.max(1, maxDurationMs - (this.clock.now() - this.startedAt));
+  }
+
   /** A retry whose wait would end past the session's duration bound stops now, rather than sleeping into it. */
   private withinBound(decision: PolicyDecision): PolicyDecision {
     const { maxDurationMs } = this.options;
@@ -225,7 +231,8 @@ class StreamSession implements StreamCallbacks {
       headers: options.streamHeaders,
       lastEventId,
       silenceTimeoutMs: options.model.silenceMs,
-      maxDurationMs: limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS,
+      // The session's own bound holds inside a connection too: a stream that never ends must not outlive the run.
+      maxDurationMs: Math.min(limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS, this.remainingMs()),
       closeAfterTerminalMs: limits.closeAfterTerminalSeconds * 1000,
       maxLineBytes: options.maxLineBytes,
       headersTimeoutMs: options.headersTimeoutMs,

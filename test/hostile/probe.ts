@@ -24,8 +24,10 @@ export interface ProbeOptions {
   readonly slowReader?: boolean;
   /** Close stdout after the first chunk, as `| head -1` does. */
   readonly closeStdoutEarly?: boolean;
-  /** Send SIGINT after this long. */
+  /** Send SIGINT after this long… */
   readonly interruptAfterMs?: number;
+  /** …or this long after `interruptWhen` resolves (the run is under way). */
+  readonly interruptWhen?: Promise<unknown>;
   /** Runs while the CLI runs (e.g. a request through the proxy); given the stdout read so far. */
   readonly during?: (stdoutSoFar: () => string) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
@@ -109,7 +111,10 @@ function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
     killed = true;
     child.kill('SIGKILL');
   }, options.hardLimitMs ?? 30_000);
-  const interrupt = options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
+  let interrupt: NodeJS.Timeout | undefined;
+  const armInterrupt = () => (interrupt = setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs ?? 0));
+  if (options.interruptWhen !== undefined) void options.interruptWhen.then(armInterrupt);
+  else if (options.interruptAfterMs !== undefined) armInterrupt();
   const during = options.during?.(() => stdout).catch(() => undefined);
   return new Promise((resolve) => {
     child.on('exit', () => {

@@ -16,6 +16,8 @@ export interface HostileServer {
   readonly baseUrl: string;
   /** The generic stream, for `tail --url` and `check --url`. */
   readonly streamUrl: string;
+  /** Resolves at the first request: the client is running (for a Ctrl-C that must land mid-run). */
+  readonly firstRequest: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ function serverAt(server: Server | ReturnType<typeof createNetServer>, port: num
   return {
     baseUrl: base,
     streamUrl: `${base}/generic/stream`,
+    firstRequest: new Promise<void>((resolve) => server.once('connection', () => resolve())),
     close: () =>
       new Promise<void>((resolve) => {
         if ('closeAllConnections' in server) server.closeAllConnections();
@@ -187,7 +190,8 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         if (route === 'create') return json(res, 201, { id: GENERATION, status: `pending${ESCAPE}` });
         if (route === 'status') return json(res, 200, { id: GENERATION, status: req.url?.includes(FAILING) ? 'failed' : 'completed', error_message: ESCAPE });
         if (route === 'token') return goodToken(res);
-        res.writeHead(200, { ...sse, 'x-trace-id': `trace${ESCAPE.replace(/\x07/g, '')}` });
+        // Node refuses control characters in a header value, so the escapes go in the body's every field.
+        res.writeHead(200, sse);
         const data = JSON.stringify({ generation_id: GENERATION, status: `failed${ESCAPE}`, stage: `error${ESCAPE}`, progress: 1, message: ESCAPE, timestamp: 1 });
         res.end(`: comment${ESCAPE}\n${ESCAPE.replace(/[:\n]/g, '')}x: y\nretry: 1${ESCAPE}\nid: 1${ESCAPE}\nevent: ${ESCAPE}\ndata: ${data}\n\nevent: error\ndata: ${data}\n\n`);
       });
@@ -195,7 +199,7 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       return httpServer((req, res, route) => {
         const echoed = { authorization: req.headers.authorization ?? null, url: req.url, header: req.headers['x-api-key'] ?? null };
         if (route === 'create') return json(res, 201, { id: GENERATION, status: 'pending', echoed });
-        if (route === 'status') return json(res, 200, { id: GENERATION, status: 'processing', echoed });
+        if (route === 'status') return json(res, 200, { id: GENERATION, status: req.url?.includes(FAILING) ? 'failed' : 'completed', error_message: null, echoed });
         if (route === 'token') {
           return json(res, 200, {
             sse_token: SECRETS.streamToken,
