@@ -35,6 +35,7 @@ async function tailAgainstBackend(start: StartBackend, pace: number, faults: Fau
     connectTimeoutMs: 2000,
     headersTimeoutMs: 2000,
     maxLineBytes: 65_536,
+    insecure: false,
   };
   let out = '';
   const stdout = new Writable({
@@ -44,7 +45,7 @@ async function tailAgainstBackend(start: StartBackend, pace: number, faults: Fau
     },
   });
   const generationId = options.afterItEnded ? await endedGeneration(target, options.failing === true, timings.generationMs) : undefined;
-  const code = await tail({ target, generationId, failing: options.failing === true, json: true, color: false }, { stdout });
+  const code = await tail({ target, generationId, failing: options.failing === true, json: true, color: false, maxDurationMs: 30_000 }, { stdout });
   const items = out.trim().split('\n').map((line) => JSON.parse(line) as Record<string, any>);
   return { code, items, summary: items.at(-1)!, kinds: (kind: string) => items.filter((item) => item.kind === kind) };
 }

@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import type { FaultRules, ProxyConnection, ProxyConnectionEnd } from '../proxy/faultProxy.js';
 
@@ -36,7 +37,8 @@ const ACTION_WORDS: Readonly<Record<ProxyConnectionEnd['action'], string>> = {
 };
 
 /** One human line per log item; the first line is the listen URL alone, for scripts to read. */
-export function proxyPrettyLine(item: ProxyLogItem, c: ChalkInstance): string {
+export function proxyPrettyLine(fromTarget: ProxyLogItem, c: ChalkInstance): string {
+  const item = terminalSafeDeep(fromTarget);
   const at = (t: number) => c.dim(`+${(t / 1000).toFixed(3).padStart(8)}s`);
   switch (item.kind) {
     case 'listening':
