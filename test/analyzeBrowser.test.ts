@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.js';
-import type { AnalyzeReport } from '../src/commands/analyze.js';
+import type { AnalyzeReport } from '../src/analyze/read.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
 import { runCli } from './helpers/cli.js';
 import { recordHar } from './helpers/harRecorder.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { AnalyzeReport } from '../src/commands/analyze.js';
+import type { AnalyzeReport } from '../src/analyze/read.js';
 import { runCli } from './helpers/cli.js';
 
 // The seeds' own log excerpts, copied byte for byte (seed 002's `(√ó10)` is a × in the wrong encoding).

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planRules } from '../src/check/selection.js';
 import { RULES } from '../src/check/rules/index.js';
-import { closeAfterTerminal, evaluateRateLimit, longestSilence } from '../src/check/timing.js';
+import { closeAfterTerminal, evaluateRateLimit } from '../src/check/timing.js';
+import { longestSilence } from '../src/engine/silence.js';
 import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
 import type { CheckReport } from '../src/check/types.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
@@ -92,7 +93,7 @@ describe('planRules (--only, --skip, --slow, --other-auth, profiles)', () => {
 
   it('takes ids and prefixes, and reports slow and second-user rules as skipped with how to enable them', () => {
     const plan = planRules(RULES, BUILTIN_PROFILES.generations, { ...base, only: ['token', 'stream.token-expiry'], skip: ['token.rate-limit'], hasOtherAuth: false });
-    expect(ids(plan)).toEqual(['token.auth', 'token.unknown-id', 'token.issue', 'token.terminal-failed', 'token.terminal-completed', 'token.retry-after', 'stream.token-expiry']);
+    expect(ids(plan)).toEqual(['token.auth', 'token.unknown-id', 'token.issue', 'token.stream-url', 'token.terminal-failed', 'token.terminal-completed', 'token.retry-after', 'stream.token-expiry']);
     expect(plan.skipped.map(({ rule, reason }) => [rule.id, reason.split(':')[0]])).toEqual([['token.owner', 'needs a second user']]);
     const streams = planRules(RULES, BUILTIN_PROFILES.generations, { ...base, only: ['stream.'] });
     expect(streams.skipped.map(({ rule, reason }) => [rule.id, reason.split(':')[0]])).toEqual([

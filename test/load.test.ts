@@ -79,7 +79,7 @@ describe('load runner against the reference server', () => {
 
   it('token spam hits only the token endpoint and sees the rate limit', async () => {
     const part = await runLoad(plan({ mode: 'token-spam', arrival: { kind: 'closed', clients: 4 }, durationMs: 800 }));
-    // One generation per client, 10 tokens per generation per window (CONTRACT.md), the rest 429.
+    // One generation per client, 10 tokens per generation per window (docs/contract.md), the rest 429.
     expect(part.counters.createRequests).toBe(4);
     expect(part.responses.token['200']).toBe(40);
     expect(part.responses.token['429']).toBeGreaterThan(0);

@@ -13,7 +13,7 @@ function dirWithConfig(config: unknown): string {
 const empty = mkdtempSync(join(tmpdir(), 'sse-doctor-empty-'));
 
 describe('resolveTargetOptions: defaults, config file, env, flags', () => {
-  it('defaults to the generations profile of CONTRACT.md', () => {
+  it('defaults to the generations profile of docs/contract.md', () => {
     const options = resolveTargetOptions({}, {}, empty);
     expect(options.baseUrl).toBe('http://127.0.0.1:8000/api');
     expect(options.profile.name).toBe('generations');

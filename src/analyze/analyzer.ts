@@ -116,24 +116,36 @@ export interface AnalyzeResult {
 }
 
 const EVIDENCE_HEAD = 4;
-const EVIDENCE_TAIL = 2;
+const USED_TOKENS_KEPT = 8;
 const SAMPLES = 512;
 /** Short empty 200 streams in a row before they read as a terminal generation without further proof. */
 const INFERRED_TERMINAL_RUN = 5;
 
-/** First few and last few occurrences: constant memory however long the log is. */
+/** Where a finding was seen: the record itself, its words built only for the few that are shown. */
+interface Sighting {
+  readonly record: AccessRecord;
+  readonly file: string;
+  readonly unit: Evidence['unit'];
+  /** What the request alone does not say (the delay, the missing token); worded only if shown. */
+  readonly note?: () => string;
+}
+
+function toEvidence(sighting: Sighting): Evidence {
+  return { file: sighting.file, line: sighting.record.line, unit: sighting.unit, text: `${describe(sighting.record)}${sighting.note?.() ?? ''}` };
+}
+
+/**
+ * The first few occurrences and a count: constant memory however long the log is. Only the first
+ * are kept: keeping the latest too would hold every client's recent lines past the young
+ * generation, and a long log would spend its time in the garbage collector.
+ */
 class EvidenceTrail {
   count = 0;
-  readonly head: Evidence[] = [];
-  readonly tail: Evidence[] = [];
+  readonly head: Sighting[] = [];
 
-  add(evidence: Evidence): void {
+  add(evidence: Sighting): void {
     this.count++;
     if (this.head.length < EVIDENCE_HEAD) this.head.push(evidence);
-    else {
-      this.tail.push(evidence);
-      if (this.tail.length > EVIDENCE_TAIL) this.tail.shift();
-    }
   }
 }
 
@@ -159,14 +171,6 @@ class Samples {
   }
 }
 
-interface AttemptEnd {
-  readonly kind: EndKind;
-  readonly line: number;
-  readonly atMs: number | undefined;
-  readonly attemptStartMs: number | undefined;
-  readonly file: string;
-}
-
 /** One client's requests for one generation: the timeline the findings are read from. */
 class GenerationTrail {
   readonly findings = new Map<FindingId, EvidenceTrail>();
@@ -175,18 +179,22 @@ class GenerationTrail {
   retriesInRow = 0;
   maxRetriesInRow = 0;
   attemptStartMs: number | undefined;
-  lastEnd: AttemptEnd | undefined;
+  /** How the last attempt ended (undefined: none ended since the last retry), when, and when it started: fields, not an object per attempt. */
+  lastEnd: EndKind | undefined;
+  lastEndAtMs: number | undefined;
+  lastEndAttemptStartMs: number | undefined;
   knownTerminal = false;
   shortEmptyRun = 0;
-  shortEmptyRunEvidence: Evidence[] = [];
+  shortEmptyRunEvidence: Sighting[] = [];
   window429UntilMs: number | undefined;
   tokenIssued = false;
   streamOpenUntilMs: number | undefined;
-  readonly usedTokens = new Set<number>();
+  /** The last few stream tokens sent: a reused single-use token is one of them. */
+  readonly usedTokens: number[] = [];
   tokenTimes: number[] = [];
   tokenServedWithout429 = 0;
   saw429 = false;
-  overLimitEvidence: Evidence | undefined;
+  overLimitEvidence: Sighting | undefined;
   storm = 0;
   inStorm = false;
   stormRequests = 0;
@@ -194,6 +202,7 @@ class GenerationTrail {
   stormLastMs: number | undefined;
   retryDelays: number[] = [];
   firstRetryDelayMs: number | undefined;
+  firstRetry: Sighting | undefined;
   second = NaN;
   inSecond = 0;
   peakPerSecond = 0;
@@ -206,7 +215,7 @@ class GenerationTrail {
     readonly generation: string,
   ) {}
 
-  note(id: FindingId, evidence: Evidence): void {
+  note(id: FindingId, evidence: Sighting): void {
     let trail = this.findings.get(id);
     if (trail === undefined) this.findings.set(id, (trail = new EvidenceTrail()));
     trail.add(evidence);
@@ -217,7 +226,8 @@ interface ClientTotals {
   requests: number;
   tokenRequests: number;
   streams: number;
-  readonly trails: GenerationTrail[];
+  /** By generation id. */
+  readonly trails: Map<string, GenerationTrail>;
   readonly statuses: Map<number | 'none', number>;
 }
 
@@ -237,10 +247,12 @@ const ORDER_BUCKET = 50;
  */
 export class Analyzer {
   private readonly matcher: EndpointMatcher;
-  private readonly trails = new Map<string, GenerationTrail>();
+  private readonly trails: GenerationTrail[] = [];
   private readonly clientTotals = new Map<string, ClientTotals>();
   private readonly perSecond = new Map<number, [number, number, number, number, number]>();
   private readonly inOrder: [number, number, number, number, number][] = [];
+  private lastSecond = NaN;
+  private lastBucket: [number, number, number, number, number] | undefined;
   private readonly streamDurations: Histogram = newHistogram();
   private readonly endDelays = new Map<EndKind, { seen: number; retried: number; delays: Samples; intervals: Samples }>();
   private file = '';
@@ -283,7 +295,7 @@ export class Analyzer {
     const trail = this.trailOf(record.client, generation, client);
     trail.requests++;
     this.countGenerationRate(trail, record, match.endpoint === 'token');
-    const evidence: Evidence = { file: this.file, line: record.line, unit: this.unit, text: describe(record) };
+    const evidence = this.sighting(record);
     if (match.endpoint === 'status') {
       if (record.saysTerminal) trail.knownTerminal = true;
       return;
@@ -305,48 +317,60 @@ export class Analyzer {
     }
   }
 
-  private beginAttempt(trail: GenerationTrail, record: AccessRecord, evidence: Evidence): void {
+  private sighting(record: AccessRecord, note?: () => string): Sighting {
+    return { record, file: this.file, unit: this.unit, note };
+  }
+
+  private beginAttempt(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
     const { profile, settings } = this;
     const startMs = record.startMs;
-    const end = trail.lastEnd;
+    const endKind = trail.lastEnd;
+    const endAtMs = trail.lastEndAtMs;
+    const endAttemptStartMs = trail.lastEndAttemptStartMs;
     trail.attemptStartMs = startMs;
-    if (end === undefined) return;
+    if (endKind === undefined) return;
     trail.lastEnd = undefined;
     trail.retries++;
     trail.retriesInRow++;
     trail.maxRetriesInRow = Math.max(trail.maxRetriesInRow, trail.retriesInRow);
-    const delayMs = startMs === undefined || end.atMs === undefined ? undefined : Math.max(0, startMs - end.atMs);
-    const measured = this.endDelaysOf(end.kind);
+    const delayMs = startMs === undefined || endAtMs === undefined ? undefined : Math.max(0, startMs - endAtMs);
+    const measured = this.endDelaysOf(endKind);
     measured.retried++;
     if (delayMs !== undefined) measured.delays.add(delayMs);
-    if (startMs !== undefined && end.attemptStartMs !== undefined) measured.intervals.add(Math.max(0, startMs - end.attemptStartMs));
-    if (end.kind === 'stream-closed' || end.kind === 'network') {
+    if (startMs !== undefined && endAttemptStartMs !== undefined) measured.intervals.add(Math.max(0, startMs - endAttemptStartMs));
+    if (endKind === 'stream-closed' || endKind === 'network') {
       this.retriesAfterStream++;
       if (record.lastEventId !== undefined) this.resumedRetries++;
     }
 
-    if (end.kind === 'terminal' || end.kind === 'token-refused' || end.kind === 'stream-refused') {
-      if (end.kind !== 'stream-refused' || trail.knownTerminal) trail.note('retry-after-terminal', evidence);
+    if (endKind === 'terminal' || endKind === 'token-refused' || endKind === 'stream-refused') {
+      if (endKind !== 'stream-refused' || trail.knownTerminal) trail.note('retry-after-terminal', evidence);
     }
-    if (trail.window429UntilMs !== undefined && startMs !== undefined ? startMs < trail.window429UntilMs : end.kind === 'rate-limited') {
+    if (trail.window429UntilMs !== undefined && startMs !== undefined ? startMs < trail.window429UntilMs : endKind === 'rate-limited') {
       trail.note('inside-429-window', evidence);
     }
     if (trail.retriesInRow > profile.client.maxRetries) trail.note('too-many-retries', evidence);
     // At once: sooner than the threshold. Without times only the storm's signatures count: straight
     // after a 429 or an empty stream (seed 002's retries after 400s came 1-2 s apart).
     const atOnce =
-      delayMs !== undefined ? delayMs <= Math.max(settings.atOnceMs, this.resolutionMs) : startMs === undefined && (end.kind === 'rate-limited' || end.kind === 'stream-closed');
-    trail.inStorm = atOnce && end.kind !== 'terminal';
+      delayMs !== undefined ? delayMs <= Math.max(settings.atOnceMs, this.resolutionMs) : startMs === undefined && (endKind === 'rate-limited' || endKind === 'stream-closed');
+    trail.inStorm = atOnce && endKind !== 'terminal';
     if (trail.inStorm) {
       trail.storm++;
       trail.note('retry-storm', evidence);
     }
-    if (delayMs !== undefined && (end.kind === 'stream-closed' || end.kind === 'network' || end.kind === 'server-error')) {
-      trail.firstRetryDelayMs ??= delayMs;
+    if (delayMs !== undefined && (endKind === 'stream-closed' || endKind === 'network' || endKind === 'server-error')) {
+      if (trail.firstRetryDelayMs === undefined) {
+        trail.firstRetryDelayMs = delayMs;
+        trail.firstRetry = evidence;
+      }
       if (trail.retryDelays.length < 8) trail.retryDelays.push(delayMs);
       const scheduled = (profile.client.retryDelaysSeconds[Math.min(trail.retriesInRow, profile.client.retryDelaysSeconds.length) - 1] ?? 0) * 1000;
       const floor = scheduled * (1 - profile.client.jitter) * 0.5;
-      if (delayMs + this.resolutionMs < floor) trail.note('no-backoff', { ...evidence, text: `${evidence.text} after ${formatMs(delayMs)} (retry ${trail.retriesInRow}; the schedule says ${formatMs(scheduled)})` });
+      if (delayMs + this.resolutionMs < floor) {
+        const retry = trail.retriesInRow;
+        trail.note('no-backoff', this.sighting(record, () => ` after ${formatMs(delayMs)} (retry ${retry}; the schedule says ${formatMs(scheduled)})`));
+      }
     }
   }
 
@@ -361,11 +385,13 @@ export class Analyzer {
   }
 
   private endAttempt(trail: GenerationTrail, kind: EndKind, record: AccessRecord): void {
-    trail.lastEnd = { kind, line: record.line, atMs: record.endMs ?? record.startMs, attemptStartMs: trail.attemptStartMs, file: this.file };
+    trail.lastEnd = kind;
+    trail.lastEndAtMs = record.endMs ?? record.startMs;
+    trail.lastEndAttemptStartMs = trail.attemptStartMs;
     this.endDelaysOf(kind).seen++;
   }
 
-  private tokenAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Evidence): void {
+  private tokenAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
     const { status } = record;
     const { profile } = this;
     if (status === 429) {
@@ -393,7 +419,7 @@ export class Analyzer {
   }
 
   /** Token answers other than 429 count against the limit: more than it inside one window means none came. */
-  private countServedToken(trail: GenerationTrail, record: AccessRecord, evidence: Evidence): void {
+  private countServedToken(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
     const { tokenRateLimit, tokenRateWindowSeconds } = this.profile.limits;
     trail.tokenServedWithout429++;
     if (record.startMs === undefined) {
@@ -406,16 +432,17 @@ export class Analyzer {
     if (trail.tokenTimes.length === tokenRateLimit + 1 && record.startMs - first < tokenRateWindowSeconds * 1000) trail.overLimitEvidence ??= evidence;
   }
 
-  private streamAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Evidence): void {
+  private streamAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
     const { status } = record;
     const hadToken = trail.tokenIssued;
     trail.tokenIssued = false;
     if (record.tokenHash !== undefined) {
-      if (trail.usedTokens.has(record.tokenHash) && status !== 429) trail.note('stream-without-token', { ...evidence, text: `${evidence.text} (a single-use token sent again)` });
-      trail.usedTokens.add(record.tokenHash);
+      if (trail.usedTokens.includes(record.tokenHash) && status !== 429) trail.note('stream-without-token', this.sighting(record, () => ' (a single-use token sent again)'));
+      trail.usedTokens.push(record.tokenHash);
+      if (trail.usedTokens.length > USED_TOKENS_KEPT) trail.usedTokens.shift();
     }
     if ((status === 422 || status === 401) && (hadToken || !record.hasToken)) {
-      trail.note('stream-without-token', { ...evidence, text: `${evidence.text}${record.hasToken ? ' (token issued just before)' : ' (no token in the query)'}` });
+      trail.note('stream-without-token', this.sighting(record, () => (record.hasToken ? ' (token issued just before)' : ' (no token in the query)')));
     }
     if (status === undefined) return this.endAttempt(trail, 'network', record);
     if (status === 429) return this.endAttempt(trail, 'rate-limited', record);
@@ -439,13 +466,13 @@ export class Analyzer {
     if ((record.events ?? 0) > 0) trail.retriesInRow = 0;
     const shortEmpty = (record.events ?? 0) === 0 && (durationMs === undefined || durationMs < this.settings.shortStreamMs);
     if (shortEmpty) {
-      const text = durationMs === undefined ? evidence.text : `${evidence.text}, closed after ${formatMs(durationMs)} with no event`;
-      if (trail.knownTerminal) trail.note('terminal-stream-200', { ...evidence, text });
+      const sighting = durationMs === undefined ? evidence : this.sighting(record, () => `, closed after ${formatMs(durationMs)} with no event`);
+      if (trail.knownTerminal) trail.note('terminal-stream-200', sighting);
       else {
         trail.shortEmptyRun++;
-        if (trail.shortEmptyRunEvidence.length < EVIDENCE_HEAD) trail.shortEmptyRunEvidence.push({ ...evidence, text });
+        if (trail.shortEmptyRunEvidence.length < EVIDENCE_HEAD) trail.shortEmptyRunEvidence.push(sighting);
         if (trail.shortEmptyRun === INFERRED_TERMINAL_RUN) for (const seen of trail.shortEmptyRunEvidence) trail.note('terminal-stream-200', seen);
-        else if (trail.shortEmptyRun > INFERRED_TERMINAL_RUN) trail.note('terminal-stream-200', { ...evidence, text });
+        else if (trail.shortEmptyRun > INFERRED_TERMINAL_RUN) trail.note('terminal-stream-200', sighting);
       }
     } else {
       trail.shortEmptyRun = 0;
@@ -462,8 +489,14 @@ export class Analyzer {
       bucket = this.inOrder[index] ??= [0, 0, 0, 0, 0];
     } else {
       const second = Math.floor(at / 1000);
-      bucket = this.perSecond.get(second);
-      if (bucket === undefined) this.perSecond.set(second, (bucket = [0, 0, 0, 0, 0]));
+      // Lines come in time order mostly: the last second's bucket is the one most often asked for.
+      if (second === this.lastSecond) bucket = this.lastBucket!;
+      else {
+        bucket = this.perSecond.get(second);
+        if (bucket === undefined) this.perSecond.set(second, (bucket = [0, 0, 0, 0, 0]));
+        this.lastSecond = second;
+        this.lastBucket = bucket;
+      }
     }
     bucket[statusClass(record.status)]++;
   }
@@ -488,17 +521,16 @@ export class Analyzer {
 
   private totalsOf(client: string): ClientTotals {
     let totals = this.clientTotals.get(client);
-    if (totals === undefined) this.clientTotals.set(client, (totals = { requests: 0, tokenRequests: 0, streams: 0, trails: [], statuses: new Map() }));
+    if (totals === undefined) this.clientTotals.set(client, (totals = { requests: 0, tokenRequests: 0, streams: 0, trails: new Map(), statuses: new Map() }));
     return totals;
   }
 
   private trailOf(client: string, generation: string, totals: ClientTotals): GenerationTrail {
-    const key = `${client}\u0000${generation}`;
-    let trail = this.trails.get(key);
+    let trail = totals.trails.get(generation);
     if (trail === undefined) {
       trail = new GenerationTrail(client, generation);
-      this.trails.set(key, trail);
-      totals.trails.push(trail);
+      totals.trails.set(generation, trail);
+      this.trails.push(trail);
     }
     return trail;
   }
@@ -511,7 +543,7 @@ export class Analyzer {
 
   finish(): AnalyzeResult {
     const { profile, settings } = this;
-    const trails = [...this.trails.values()];
+    const { trails } = this;
     for (const trail of trails) this.closeTrail(trail);
     this.noteLockstep(trails);
     const storms = trails
@@ -525,19 +557,20 @@ export class Analyzer {
     const findings = this.collectFindings(trails, storms);
     const timeline = this.timeline();
     const clients = [...this.clientTotals.entries()].map(([client, totals]): ClientSummary => {
-      const retries = totals.trails.reduce((sum, trail) => sum + trail.retries, 0);
+      const clientTrails = [...totals.trails.values()];
+      const retries = clientTrails.reduce((sum, trail) => sum + trail.retries, 0);
       const ids = new Set<FindingId>();
-      for (const trail of totals.trails) for (const id of trail.findings.keys()) if (isReported(id, trail, settings)) ids.add(id);
+      for (const trail of clientTrails) for (const id of trail.findings.keys()) if (isReported(id, trail, settings)) ids.add(id);
       return {
         client,
-        generations: totals.trails.length,
+        generations: clientTrails.length,
         requests: totals.requests,
         tokenRequests: totals.tokenRequests,
         streams: totals.streams,
         retries,
-        maxRetriesInRow: maxOf(totals.trails, (trail) => trail.maxRetriesInRow),
+        maxRetriesInRow: maxOf(clientTrails, (trail) => trail.maxRetriesInRow),
         statuses: Object.fromEntries([...totals.statuses].map(([status, n]) => [String(status), n])),
-        naiveLike: totals.trails.some((trail) => isNaiveLike(trail, settings)),
+        naiveLike: clientTrails.some((trail) => isNaiveLike(trail, settings)),
         findings: FINDING_IDS.filter((id) => ids.has(id)),
       };
     });
@@ -579,7 +612,11 @@ export class Analyzer {
     const median = delays[Math.floor(delays.length / 2)]!;
     const spread = delays.at(-1)! - delays[0]!;
     if (spread > Math.max(median * 0.02, 2 * this.resolutionMs)) return;
-    for (const trail of delayed) trail.note('no-jitter', { file: this.file, line: 0, unit: this.unit, text: `${trail.client}: first reconnect after ${formatMs(trail.firstRetryDelayMs!)}` });
+    for (const trail of delayed) {
+      const first = trail.firstRetry!;
+      const delayMs = trail.firstRetryDelayMs!;
+      trail.note('no-jitter', { record: first.record, file: first.file, unit: first.unit, note: () => ` (first reconnect after ${formatMs(delayMs)})` });
+    }
   }
 
   private collectFindings(trails: readonly GenerationTrail[], storms: readonly StormRate[]): Finding[] {
@@ -591,7 +628,7 @@ export class Analyzer {
       const occurrences = involved.reduce((sum, trail) => sum + trail.findings.get(id)!.count, 0);
       const evidence = involved.slice(0, 3).flatMap((trail) => {
         const seen = trail.findings.get(id)!;
-        return [...seen.head, ...seen.tail];
+        return seen.head.map(toEvidence);
       });
       findings.push({
         id,

@@ -1,5 +1,5 @@
 import type { ProfileTerminal } from '../engine/target.js';
-import { EMPTY_RECORD, splitTarget, type AccessRecord } from './record.js';
+import { accessRecord, type AccessRecord } from './record.js';
 
 /**
  * A HAR is one JSON document, so it is parsed whole rather than streamed; files over this bound
@@ -125,9 +125,8 @@ export function harRecords(text: string, client: string, terminal: ProfileTermin
       terminalEvent = seen.terminal;
     }
     const retryAfter = Number(header(response?.headers, 'retry-after'));
-    records.push({
-      ...EMPTY_RECORD,
-      ...splitTarget(target),
+    records.push(accessRecord({
+      target,
       line,
       client,
       method,
@@ -141,7 +140,7 @@ export function harRecords(text: string, client: string, terminal: ProfileTermin
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 && header(response?.headers, 'retry-after') !== undefined ? retryAfter : undefined,
       // A browser EventSource sends the header on its own reconnects; pages that open a new one pass it in the query.
       lastEventId: header(entry.request?.headers, 'last-event-id') ?? (new URL(url).searchParams.get('lastEventId') || undefined),
-    });
+    }));
   });
   records.sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
   return { records, unreadable };

@@ -1,4 +1,4 @@
-import { EMPTY_RECORD, splitTarget, type AccessRecord, type LogFormat } from './record.js';
+import { accessRecord, type AccessRecord, type LogFormat } from './record.js';
 
 /** Reads one line: emits the records it shows and says whether the line was readable at all. */
 export interface LineReader {
@@ -22,7 +22,8 @@ export interface JsonFieldMap {
 const MONTHS: Readonly<Record<string, number>> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" [$request_time]
-const NGINX = /^(\S+) \S+ (\S+) \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"(?: (?:rt=)?(\d+(?:\.\d+)?))?/;
+// (nginx writes a quote inside a value as \x22, so a quoted field never holds one.)
+const NGINX = /^(\S+) \S+ (\S+) \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-) "[^"]*" "[^"]*"(?: (?:rt=)?(\d+(?:\.\d+)?))?/;
 
 /**
  * nginx `combined`, and the variant with `$request_time` appended. nginx writes the line when the
@@ -41,9 +42,8 @@ export class NginxReader implements LineReader {
     const seconds = m[16];
     const durationMs = seconds === undefined ? undefined : Number(seconds) * 1000;
     const user = m[2]!;
-    emit({
-      ...EMPTY_RECORD,
-      ...splitTarget(m[13]!),
+    emit(accessRecord({
+      target: m[13]!,
       line: lineNumber,
       client: user === '-' ? m[1]! : user,
       method: m[12]!,
@@ -51,7 +51,7 @@ export class NginxReader implements LineReader {
       endMs,
       startMs: durationMs === undefined ? undefined : endMs - durationMs,
       bytes: m[15] === '-' ? 0 : Number(m[15]),
-    });
+    }));
     return true;
   }
 }
@@ -81,7 +81,7 @@ export class UvicornReader implements LineReader {
     const m = UVICORN_ACCESS.exec(line);
     if (m === null) return /^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL)\b/.test(line) || LEADING_TIME.test(line);
     const startMs = leadingTimeMs(line);
-    emit({ ...EMPTY_RECORD, ...splitTarget(m[3]!), line: lineNumber, client: m[1]!, method: m[2]!, status: Number(m[4]), startMs });
+    emit(accessRecord({ target: m[3]!, line: lineNumber, client: m[1]!, method: m[2]!, status: Number(m[4]), startMs }));
     return true;
   }
 }
@@ -122,7 +122,7 @@ export class AppLogReader implements LineReader {
     const times = Number(TIMES.exec(message)?.[1] ?? 1);
     const id = UUID.exec(message)?.[0];
     if (id !== undefined) this.generation = id;
-    const base = { ...EMPTY_RECORD, line: lineNumber, client: 'app', startMs: this.clockMs, generationHint: this.generation };
+    const base = { line: lineNumber, client: 'app', startMs: this.clockMs, generationHint: this.generation };
     const out = (record: AccessRecord) => {
       if (record.method === 'POST') {
         const previousStart = this.cycle[0]?.startMs;
@@ -135,7 +135,7 @@ export class AppLogReader implements LineReader {
 
     const access = APP_ACCESS.exec(message);
     if (access !== null) {
-      for (let i = 0; i < times; i++) out({ ...base, ...splitTarget(access[2]!), method: access[1]!, status: Number(access[3]) });
+      for (let i = 0; i < times; i++) out(accessRecord({ ...base, target: access[2]!, method: access[1]!, status: Number(access[3]) }));
       return true;
     }
     const repeats = REPEATS.exec(message);
@@ -157,17 +157,17 @@ export class AppLogReader implements LineReader {
     if (/SSE stream closed/i.test(message)) {
       const startMs = this.openStream?.startMs ?? this.clockMs;
       const endMs = /IMMEDIATE/i.test(message) ? startMs : this.clockMs;
-      out({ ...base, line: this.openStream?.line ?? lineNumber, method: 'GET', path: '/stream', hasToken: true, status: 200, startMs, endMs, events: 0 });
+      out(accessRecord({ ...base, line: this.openStream?.line ?? lineNumber, method: 'GET', target: '/stream?token=(not logged)', status: 200, startMs, endMs, events: 0 }));
       this.openStream = undefined;
       return true;
     }
     if (/(?:New|Generated SSE) token/i.test(message)) {
-      out({ ...base, method: 'POST', path: '/stream-token', status: 200 });
+      out(accessRecord({ ...base, method: 'POST', target: '/stream-token', status: 200 }));
       return true;
     }
     if (/stream (?:a )?(?:failed|cancelled|completed) generation|Error processing generation/i.test(message)) {
       // The backend itself says the generation is over: a record the timeline reads as knowledge, not a request.
-      out({ ...base, method: 'GET', path: '/generations/{id}', status: 200, saysTerminal: true });
+      out(accessRecord({ ...base, method: 'GET', target: '/generations/{id}', status: 200, saysTerminal: true }));
       return true;
     }
     return timed || m?.[5] !== undefined || message.startsWith('...');
@@ -240,11 +240,9 @@ export class JsonLinesReader implements LineReader {
     const client = field(item, fields.client);
     const events = Number(field(item, fields.events));
     const bytes = Number(field(item, fields.bytes));
-    const target_ = splitTarget(target.startsWith('http') ? target.replace(/^https?:\/\/[^/]+/, '') : target);
     // The proxy shortens tokens (`7Lia…uVM`): still enough to tell them apart.
-    emit({
-      ...EMPTY_RECORD,
-      ...target_,
+    emit(accessRecord({
+      target: target.replace(/^https?:\/\/[^/]+/, ''),
       line: lineNumber,
       client: typeof client === 'string' || typeof client === 'number' ? String(client) : 'proxy',
       method,
@@ -254,7 +252,7 @@ export class JsonLinesReader implements LineReader {
       startMs: at === undefined || durationMs === undefined ? at : at - durationMs,
       events: Number.isFinite(events) ? events : undefined,
       bytes: Number.isFinite(bytes) ? bytes : undefined,
-    });
+    }));
     return true;
   }
 }

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ProfileTerminal } from '../engine/target.js';
-import type { Analyzer } from './analyzer.js';
+import type { AnalyzeResult, Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
 import type { LogFormat } from './record.js';
@@ -19,6 +19,11 @@ export interface FileReport {
   readonly unreadableLines: readonly number[];
 }
 
+/** The whole report: what each file gave, then the analysis of all of them together. */
+export interface AnalyzeReport extends AnalyzeResult {
+  readonly files: readonly FileReport[];
+}
+
 export interface ReadOptions {
   /** Forces a format instead of detecting it from the first lines. */
   readonly format: LogFormat | undefined;
@@ -30,6 +35,7 @@ export interface ReadOptions {
 /** Lines looked at to tell a file's format before giving up on it. */
 const DETECT_LINES = 20;
 const UNREADABLE_SHOWN = 5;
+const BLANK = /^\s*$/;
 
 function lineReaderFor(format: Exclude<LogFormat, 'har'>, fields: JsonFieldMap): LineReader {
   switch (format) {
@@ -85,7 +91,7 @@ export async function readInto(file: string, analyzer: Analyzer, options: ReadOp
         harParts.push(line);
         continue;
       }
-      if (line.trim() === '') continue;
+      if (BLANK.test(line)) continue;
       if (format === undefined) {
         format = detectFormat(line);
         if (format === undefined) {

@@ -6,7 +6,7 @@ import { GenerationsApi, detailOf, type TokenResult } from '../engine/generation
 import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
 import type { Profile, TargetOptions } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
-import { sameSilence, silenceBeforeCut } from './timing.js';
+import { sameSilence, silenceBeforeCut } from '../engine/silence.js';
 
 /** The silence a recorded connection was cut after, if it was cut during one. */
 function silenceOf({ result, events, comments }: RecordedStream): number | undefined {

@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
-import { Analyzer, type AnalyzeResult } from '../analyze/analyzer.js';
+import { Analyzer } from '../analyze/analyzer.js';
 import { clientModelSpec } from '../analyze/clientModel.js';
 import type { JsonFieldMap } from '../analyze/lineFormats.js';
-import { readInto, type FileReport } from '../analyze/read.js';
+import { readInto, type AnalyzeReport, type FileReport } from '../analyze/read.js';
 import type { LogFormat } from '../analyze/record.js';
 import type { AnalyzeSettings } from '../analyze/settings.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
@@ -27,11 +27,6 @@ export interface AnalyzeIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
-}
-
-/** The whole report: what each file gave, then the analysis of all of them together. */
-export interface AnalyzeReport extends AnalyzeResult {
-  readonly files: readonly FileReport[];
 }
 
 /** `sse-doctor analyze <file...>`: HAR files and logs to findings; exit 1 when there are any. */

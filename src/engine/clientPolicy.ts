@@ -101,7 +101,7 @@ function unfixable(outcome: AttemptOutcome): string | undefined {
 }
 
 /**
- * CONTRACT.md's client policy: never retry after a terminal event nor after 400/401/403/404/422;
+ * docs/contract.md's client policy: never retry after a terminal event nor after 400/401/403/404/422;
  * on 429 wait Retry-After (or the fallback); otherwise reconnect with a fresh token and
  * Last-Event-ID after 2, 4, 8, 16, 32 s, at most `maxRetries` times in a row, then give up.
  * A connection that delivered new events starts the count again.

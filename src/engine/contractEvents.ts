@@ -2,7 +2,7 @@ import type { Profile } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import type { SseEvent } from './sseDecoder.js';
 
-/** The fields of a contract event's JSON data (CONTRACT.md "Stream endpoint rules"). */
+/** The fields of a contract event's JSON data (docs/contract.md "Stream endpoint rules"). */
 export interface ContractEventData {
   generation_id?: unknown;
   status?: unknown;

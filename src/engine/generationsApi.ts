@@ -42,7 +42,7 @@ export type TokenResult =
   | { readonly ok: false; readonly exchange: HttpExchange; readonly unusable: string }
   | { readonly ok: false; readonly failure: HttpFailure };
 
-/** The generations API (CONTRACT.md endpoints) as plain calls over one dispatcher. */
+/** The generations API (docs/contract.md endpoints) as plain calls over one dispatcher. */
 export class GenerationsApi {
   constructor(
     private readonly target: TargetOptions,

@@ -1,4 +1,4 @@
-import { sameSilence, silenceBeforeCut } from '../check/timing.js';
+import { sameSilence, silenceBeforeCut } from './silence.js';
 import type { StreamResult } from './connection.js';
 import { isConnectedEvent, isHeartbeatEvent, parseEventData } from './contractEvents.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from './heldBack.js';

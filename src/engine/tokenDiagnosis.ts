@@ -5,7 +5,7 @@ export interface TokenDiagnosis {
 }
 
 /**
- * Plain-words reading of a token endpoint status (CONTRACT.md "Token endpoint rules"). The
+ * Plain-words reading of a token endpoint status (docs/contract.md "Token endpoint rules"). The
  * server's detail is not repeated here: callers show it on its own.
  */
 export function diagnoseTokenStatus(status: number, retryAfterSeconds: number | undefined, fallbackWaitSeconds: number, tokenUsable = status === 200): TokenDiagnosis {
@@ -57,6 +57,6 @@ export function diagnoseTokenStatus(status: number, retryAfterSeconds: number | 
           next: 'retry with backoff (2, 4, 8, 16, 32 s) at most 5 times; if the generation is terminal, the server should answer 400, not 5xx',
         };
       }
-      return { meaning: `unexpected status ${status}`, next: 'compare with CONTRACT.md: the token endpoint answers 200, 400, 401, 404 or 429' };
+      return { meaning: `unexpected status ${status}`, next: 'compare with docs/contract.md: the token endpoint answers 200, 400, 401, 404 or 429' };
   }
 }

@@ -1,4 +1,4 @@
-import type { AnalyzeReport } from '../commands/analyze.js';
+import type { AnalyzeReport } from '../analyze/read.js';
 import { where } from './analyzeTable.js';
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -1,5 +1,5 @@
 import type { ChalkInstance } from 'chalk';
-import type { AnalyzeReport } from '../commands/analyze.js';
+import type { AnalyzeReport } from '../analyze/read.js';
 
 /** Log lines are written by whoever sent the requests: control characters never reach the terminal. */
 // eslint-disable-next-line no-control-regex
