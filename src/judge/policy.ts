@@ -33,14 +33,14 @@ export function judgePolicy(client: ProfileClient, timeScale: number): JudgePoli
  */
 export function acceptedRange(expectedMs: number, jitter: number): { readonly minMs: number; readonly maxMs: number } {
   return {
-    minMs: Math.max(0, expectedMs * (1 - jitter) - expectedMs * 0.05 - 10),
+    minMs: Math.max(0, expectedMs * (1 - jitter) - expectedMs * 0.1 - 15),
     maxMs: expectedMs * (1 + jitter) + expectedMs * 0.25 + 500,
   };
 }
 
-/** The longest a well-behaved client stays quiet and still comes back: after it, the client gave up. */
-export function quietWindowMs(policy: JudgePolicy): number {
-  const longest = Math.max(...policy.delaysMs, policy.rateLimitFallbackMs, policy.silenceMs);
+/** The longest a well-behaved client stays quiet and still comes back (a case may ask for a longer wait): after it, the client gave up. */
+export function quietWindowMs(policy: JudgePolicy, caseWaitMs = 0): number {
+  const longest = Math.max(...policy.delaysMs, policy.rateLimitFallbackMs, policy.silenceMs, caseWaitMs);
   return acceptedRange(longest, policy.jitter).maxMs;
 }
 

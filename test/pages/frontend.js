@@ -203,7 +203,10 @@
     page.connections++;
     const stream = new EventSource(url);
     source = stream;
-    armWatchdog();
+    // From the headers on: a busy machine's slow connect is not the server's silence.
+    stream.addEventListener('open', () => {
+      if (stream === source) armWatchdog();
+    });
     for (const type of EVENT_TYPES) stream.addEventListener(type, (event) => onEvent(stream, event));
     stream.addEventListener('error', (event) => {
       // A server's `event: error` is a MessageEvent; a connection error is a plain Event.
