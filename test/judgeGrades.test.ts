@@ -61,3 +61,10 @@ describe('judge grades', () => {
     expect(expiry.grade({ requests: reused, ended: 'quiet' }, policy)[0]).toMatchObject({ pass: false, requests: [2, 3] });
   });
 });
+
+describe('judge report text', () => {
+  it('shows control characters from a path or a console line instead of sending them to the terminal', async () => {
+    const { printable } = await import('../src/reporters/judgeText.js');
+    expect(printable('GET /\u001b[2Jx\u009b\tok')).toBe('GET /\\u001b[2Jx\\u009b\tok');
+  });
+});
