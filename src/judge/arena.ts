@@ -138,7 +138,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     // Well inside the client's silence threshold, so only the `silence` case is ever silent.
-    const tickMs = Math.max(20, policy.silenceMs / 5);
+    const tickMs = Math.min(250, Math.max(20, policy.silenceMs / 10));
     let index = 0;
     const next = () => {
       if (res.destroyed) return;

@@ -19,7 +19,7 @@
 // scale multiplies the page's own waits (backoff, the 429 fallback, the silence watchdog), so tests
 // run fast; a Retry-After the server sends is honoured as sent.
 // auth is the bearer (default alice); prompt the generation's prompt; generation=ID streams an
-// existing generation instead of creating one.
+// existing generation instead of creating one; start=click waits for a click on #generate.
 //
 // The stream is a browser EventSource, so the token rides in the query and Last-Event-ID goes
 // as the `lastEventId` query parameter (a new EventSource cannot set headers).
@@ -239,5 +239,14 @@
     connect();
   }
 
-  start();
+  if (params.get('start') === 'click') {
+    const button = document.createElement('button');
+    button.id = 'generate';
+    button.textContent = 'Generate';
+    button.addEventListener('click', () => start(), { once: true });
+    document.body.append(button);
+    show('waiting for a click on Generate');
+  } else {
+    start();
+  }
 })();
