@@ -1,4 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProbeResult, ProbeTask } from './probe.js';
 
@@ -12,13 +15,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = `${ROOT}bin/sse-doctor.js`;
 const PROBE = fileURLToPath(new URL('./probe.js', import.meta.url));
 const BLASTER = fileURLToPath(new URL('./blaster.js', import.meta.url));
+const ANALYZE_LOG = fileURLToPath(new URL('./analyzeLog.js', import.meta.url));
 
 const quick = process.argv.includes('--quick');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : quick ? 1 : 3;
 const SIZES = quick
-  ? { hold: 1000, big: 0, workers: 0, slowClients: 200, seconds: 3000 }
-  : { hold: 10_000, big: 19_500, workers: 38_000, slowClients: 2000, seconds: 8000 };
+  ? { hold: 1000, big: 0, workers: 0, slowClients: 200, seconds: 3000, logLines: 200_000 }
+  : { hold: 10_000, big: 19_500, workers: 38_000, slowClients: 2000, seconds: 8000, logLines: 2_000_000 };
 
 interface Row {
   figure: string;
@@ -265,6 +269,44 @@ for (let run = 0; run < Math.max(5, RUNS * 5); run++) {
 }
 const startupRatio = median(helpMs) / median(nodeMs);
 rows.push({ figure: 'sse-doctor --help startup', goal: '< 2 x node -e 0', tool: `${fmt(median(helpMs))} ms`, raw: `${fmt(median(nodeMs))} ms`, verdict: `${fmt(startupRatio, 2)} x ${mark(startupRatio < 2)}` });
+
+// 8. analyze on an nginx access log against a readline loop with one regular expression per line,
+// alternately, each in a process of its own; then on a log twice as long, for its peak RSS.
+log(`analyze: nginx logs of ${fmt(SIZES.logLines)} and ${fmt(2 * SIZES.logLines)} lines, ${RUNS} run(s) each`);
+const logDir = mkdtempSync(join(tmpdir(), 'sse-doctor-bench-'));
+const logOf = (lines: number) => join(logDir, `access-${lines}.log`);
+const analyzeLog = (args: string[]) => {
+  const run = spawnSync(process.execPath, [ANALYZE_LOG, ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (run.status !== 0) throw new Error(`analyzeLog ${args.join(' ')}: ${run.stderr}`);
+  return JSON.parse(run.stdout.trim()) as { lines: number; wallMs: number; maxRssKiB: number };
+};
+try {
+  analyzeLog(['write', logOf(SIZES.logLines), String(SIZES.logLines)]);
+  analyzeLog(['write', logOf(2 * SIZES.logLines), String(2 * SIZES.logLines)]);
+  const toolRates: number[] = [];
+  const rawRates: number[] = [];
+  const rss: { small: number[]; large: number[] } = { small: [], large: [] };
+  for (let run = 0; run < RUNS; run++) {
+    const tool = analyzeLog(['tool', logOf(SIZES.logLines)]);
+    toolRates.push((tool.lines * 1000) / tool.wallMs);
+    rss.small.push(tool.maxRssKiB);
+    const raw = analyzeLog(['raw', logOf(SIZES.logLines)]);
+    rawRates.push((raw.lines * 1000) / raw.wallMs);
+    rss.large.push(analyzeLog(['tool', logOf(2 * SIZES.logLines)]).maxRssKiB);
+  }
+  const ratio = median(toolRates) / median(rawRates);
+  rows.push({ figure: `analyze: nginx log lines/s (${fmt(SIZES.logLines)} lines)`, goal: '>= 0.5 x readline + regex', tool: fmt(median(toolRates)), raw: fmt(median(rawRates)), verdict: `${fmt(ratio, 2)} x ${mark(ratio >= 0.5)}` });
+  const growth = median(rss.large) / median(rss.small);
+  rows.push({
+    figure: `analyze: peak RSS, ${fmt(SIZES.logLines)} -> ${fmt(2 * SIZES.logLines)} lines`,
+    goal: 'flat (< 1.1 x)',
+    tool: `${fmt(median(rss.small) / 1024)} -> ${fmt(median(rss.large) / 1024)} MiB`,
+    raw: '',
+    verdict: `${fmt(growth, 2)} x ${mark(growth < 1.1)}`,
+  });
+} finally {
+  rmSync(logDir, { recursive: true, force: true });
+}
 
 const headers: Row = { figure: 'figure', goal: 'goal', tool: 'sse-doctor', raw: 'baseline', verdict: 'verdict' };
 const widths = (Object.keys(headers) as (keyof Row)[]).map((key) => Math.max(...[headers, ...rows].map((row) => row[key].length)));

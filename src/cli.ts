@@ -15,6 +15,7 @@ const aborter = new AbortController();
 const context: CliContext = {
   stdout,
   stderr,
+  stdin: process.stdin,
   env: process.env,
   colorStdout: colorFor(process.stdout, process.env, noColorFlag),
   colorStderr: colorFor(process.stderr, process.env, noColorFlag),

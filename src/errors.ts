@@ -7,6 +7,8 @@ export const EXIT_CODES = {
   findings: 1,
   usage: 2,
   unreachable: 3,
+  /** Stopped by Ctrl-C/SIGTERM: the report covers what ran, and is never a pass. */
+  interrupted: 130,
 } as const;
 
 /** Base class: a one-line message that says what to do next, a stable code, the cause chained. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { duration, durationList, positiveInt } from '../src/options/parse.js';
+import { delayList, duration, positiveInt } from '../src/options/parse.js';
 import { parseArgv } from './helpers/argv.js';
 
 const BASE = ['--base-url', 'http://127.0.0.1:9/api'];
@@ -20,7 +20,10 @@ describe('the one duration grammar', () => {
     ['-1s', /expected a duration/],
   ])('rejects %s', (raw, message) => expect(() => duration(raw)).toThrow(message));
 
-  it('reads a list of durations', () => expect(durationList('2s, 500ms,1m')).toEqual([2000, 500, 60_000]));
+  it('reads a schedule of waits, each within the clamp', () => {
+    expect(delayList('2s, 500ms,1m')).toEqual([2000, 500, 60_000]);
+    expect(() => delayList('2s,61m')).toThrow(/at most 60m/);
+  });
   it('positiveInt rejects 0 and junk', () => {
     expect(positiveInt('3')).toBe(3);
     expect(() => positiveInt('0')).toThrow(/>= 1/);

@@ -25,9 +25,13 @@ describe('check against the compliant reference server', () => {
     const report = await runFastCheck(fastTarget(server.baseUrl));
     fixtures = report.summary.fixtures;
     expect(failures(report)).toEqual({});
-    expect(idsWith(report, 'warn')).toEqual([]);
+    // Seed 002's stream_url, relative to the API root: right for sse-doctor, a 404 for a browser that uses it as given.
+    expect(idsWith(report, 'warn')).toEqual(['token.stream-url']);
+    const streamUrl = report.results.find((result) => result.id === 'token.stream-url')!;
+    expect(streamUrl.message).toMatch(/^stream_url "\/generations\/generate\/[\w-]+\/stream" is relative to the API root \/api, without the token .* a browser .* resolves it against the page, to http:\/\/127\.0\.0\.1:\d+\/generations\//);
+    expect(streamUrl.evidence).toMatchObject({ streamUrlForm: 'api-root-relative', streamUrlHadToken: false });
     expect(idsWith(report, 'skip')).toEqual(['stream.token-expiry', 'stream.duration-cap']);
-    expect(report.results).toHaveLength(26);
+    expect(report.results).toHaveLength(27);
     expect(report.summary).toMatchObject({ ok: true, failed: 0, passed: 24, problems: [] });
     // Concurrent rules: the whole suite takes a generation plus the wait for its terminal state, not the sum.
     expect(report.summary.durationMs).toBeLessThan(FAST_TIMINGS.generationMs * 3);
@@ -150,14 +154,14 @@ describe('sse-doctor check (built CLI)', () => {
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as { summary: Record<string, unknown>; results: Record<string, unknown>[] };
     expect(Object.keys(report)).toEqual(['summary', 'results']);
-    expect(report.summary).toMatchObject({ profile: 'generations', ok: true, failed: 0, total: 26 });
+    expect(report.summary).toMatchObject({ profile: 'generations', ok: true, failed: 0, warnings: 1, total: 27 });
     for (const result of report.results) {
-      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'evidence', 'durationMs']);
-      expect(['pass', 'skip']).toContain(result.status);
+      expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'layer', 'fix', 'evidence', 'durationMs']);
+      expect(result.id === 'token.stream-url' ? ['warn'] : ['pass', 'skip']).toContain(result.status);
     }
     const xml = readFileSync(junit, 'utf8');
     expect(xml.match(/<testsuite /g)).toHaveLength(1);
-    expect(xml.match(/<testcase /g)).toHaveLength(26);
+    expect(xml.match(/<testcase /g)).toHaveLength(27);
     expect(xml).toContain('<testcase name="stream.heartbeat" classname="stream"');
     expect(xml.match(/<skipped /g)).toHaveLength(2);
     expect(xml).not.toContain('<failure');
@@ -171,10 +175,10 @@ describe('sse-doctor check (built CLI)', () => {
         env: { GITHUB_ACTIONS: 'true' },
       });
       expect(run.code).toBe(1);
-      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
+      expect(run.stdout).toMatch(/^::error title=token\.terminal-failed \(backend\)%3A .*::the token endpoint answered 500 for a failed generation\. .*retry storm/m);
       expect(run.stdout).toContain('token endpoint  POST /generations/generate/{id}/stream-token');
       expect(run.stdout).toMatch(/FAIL.*token\.terminal-failed/);
-      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error\)/);
+      expect(run.stdout).toMatch(/1\. FAIL token\.terminal-failed \(error, layer: backend\)/);
       expect(run.stdout).toContain('Fix: answer 400');
       expect(run.stdout).toContain('2 rules: 1 passed, 1 failed');
     } finally {

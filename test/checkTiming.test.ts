@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { planRules } from '../src/check/selection.js';
 import { RULES } from '../src/check/rules/index.js';
-import { closeAfterTerminal, evaluateRateLimit, heldBackEvents, longestSilence, type TimedEvent } from '../src/check/timing.js';
+import { closeAfterTerminal, evaluateRateLimit } from '../src/check/timing.js';
+import { longestSilence } from '../src/engine/silence.js';
+import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
 import type { CheckReport } from '../src/check/types.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 import { renderCheckGithub } from '../src/reporters/checkGithub.js';
@@ -91,7 +93,7 @@ describe('planRules (--only, --skip, --slow, --other-auth, profiles)', () => {
 
   it('takes ids and prefixes, and reports slow and second-user rules as skipped with how to enable them', () => {
     const plan = planRules(RULES, BUILTIN_PROFILES.generations, { ...base, only: ['token', 'stream.token-expiry'], skip: ['token.rate-limit'], hasOtherAuth: false });
-    expect(ids(plan)).toEqual(['token.auth', 'token.unknown-id', 'token.issue', 'token.terminal-failed', 'token.terminal-completed', 'token.retry-after', 'stream.token-expiry']);
+    expect(ids(plan)).toEqual(['token.auth', 'token.unknown-id', 'token.issue', 'token.stream-url', 'token.terminal-failed', 'token.terminal-completed', 'token.retry-after', 'stream.token-expiry']);
     expect(plan.skipped.map(({ rule, reason }) => [rule.id, reason.split(':')[0]])).toEqual([['token.owner', 'needs a second user']]);
     const streams = planRules(RULES, BUILTIN_PROFILES.generations, { ...base, only: ['stream.'] });
     expect(streams.skipped.map(({ rule, reason }) => [rule.id, reason.split(':')[0]])).toEqual([
@@ -122,31 +124,32 @@ describe('planRules (--only, --skip, --slow, --other-auth, profiles)', () => {
 
 describe('check reporters', () => {
   const report: CheckReport = {
-    summary: { profile: 'generations', target: 'http://127.0.0.1:1/api', total: 3, passed: 1, failed: 1, warnings: 1, skipped: 0, strict: false, ok: false, durationMs: 1234, fixtures: {}, problems: [] },
+    summary: { profile: 'generations', target: 'http://127.0.0.1:1/api', total: 3, passed: 1, failed: 1, warnings: 1, skipped: 0, strict: false, ok: false, interrupted: false, durationMs: 1234, fixtures: {}, problems: [] },
     results: [
-      { id: 'token.auth', severity: 'error', status: 'pass', title: 'auth', message: 'answered 401', evidence: {}, durationMs: 3 },
-      { id: 'token.terminal-failed', severity: 'error', status: 'fail', title: 'a <failed> one', message: 'answered 500 & "retry"\nstorm: 100%', evidence: { status: 500 }, durationMs: 12 },
-      { id: 'stream.proxy-hints', severity: 'warn', status: 'warn', title: 'hints', message: 'X-Accel-Buffering, missing', evidence: {}, durationMs: 1 },
+      { id: 'token.auth', severity: 'error', status: 'pass', title: 'auth', message: 'answered 401', layer: undefined, fix: undefined, evidence: {}, durationMs: 3 },
+      { id: 'token.terminal-failed', severity: 'error', status: 'fail', title: 'a <failed> one', message: 'answered 500 & "retry"\nstorm: 100%', layer: 'backend', fix: 'answer 400', evidence: { status: 500 }, durationMs: 12 },
+      { id: 'stream.proxy-hints', severity: 'warn', status: 'warn', title: 'hints', message: 'X-Accel-Buffering, missing', layer: 'proxy', fix: 'send it', evidence: {}, durationMs: 1 },
     ],
   };
 
   it('--json keeps exactly the documented keys', () => {
     const parsed = JSON.parse(renderCheckJson(report)) as { summary: object; results: object[] };
     expect(Object.keys(parsed)).toEqual(['summary', 'results']);
-    for (const result of parsed.results) expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'evidence', 'durationMs']);
+    for (const result of parsed.results) expect(Object.keys(result)).toEqual(['id', 'severity', 'status', 'title', 'message', 'layer', 'fix', 'evidence', 'durationMs']);
+    expect(parsed.results[1]).toMatchObject({ layer: 'backend', fix: 'answer 400' });
   });
 
   it('writes one JUnit testsuite with escaped failures and GitHub annotations with escaped data', () => {
     const junit = renderCheckJunit(report);
     expect(junit.match(/<testsuite /g)).toHaveLength(1);
     expect(junit).toContain('<testcase name="token.terminal-failed" classname="token" time="0.012">');
-    expect(junit).toContain('<failure message="a &lt;failed&gt; one" type="error">answered 500 &amp; &quot;retry&quot;\nstorm: 100%');
+    expect(junit).toContain('<failure message="a &lt;failed&gt; one" type="error">answered 500 &amp; &quot;retry&quot;\nstorm: 100%\n\nlayer: backend\nfix (backend): answer 400');
     expect(junit).toContain('failures="1"');
     expect(renderCheckJunit({ ...report, summary: { ...report.summary, strict: true } })).toContain('failures="2"');
     expect(xml('a\u0000b')).toBe('ab');
     expect(renderCheckGithub(report)).toBe(
-      '::error title=token.terminal-failed%3A a <failed> one::answered 500 & "retry"%0Astorm: 100%25\n' +
-        '::warning title=stream.proxy-hints%3A hints::X-Accel-Buffering, missing\n',
+      '::error title=token.terminal-failed (backend)%3A a <failed> one::answered 500 & "retry"%0Astorm: 100%25\n' +
+        '::warning title=stream.proxy-hints (proxy)%3A hints::X-Accel-Buffering, missing\n',
     );
   });
 });

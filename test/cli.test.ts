@@ -26,6 +26,11 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write('y'.repeat(65_536))), 1);
     },
+    // A comment, then the connection drops: no event, so each reconnect counts against --max-retries.
+    '/drop': (_req, res) => {
+      writeChunks(res, [': hello\n\n'], 1, false);
+      setTimeout(() => res.socket?.destroy(), 10);
+    },
     '/echo-auth': (req, res) => writeChunks(res, [`data: you sent ${req.headers.authorization}\n\n`, 'event: complete\ndata: {}\n\n'], 1),
   });
 });
@@ -33,7 +38,7 @@ afterAll(() => server.close());
 
 describe('sse-doctor tail --url (built CLI)', () => {
   it('dispatches exactly what the WHATWG parsing rules say', async () => {
-    const run = await runCli(['tail', '--url', server.url('/whatwg'), '--json', '--max-retries', '0']);
+    const run = await runCli(['tail', '--url', server.url('/whatwg'), '--json']);
     const items = ndjson(run.stdout);
     const events = items.filter((item) => item.kind === 'event').map(({ id, event, data }) => ({ id, event, data }));
     expect(events).toEqual([
@@ -68,6 +73,19 @@ describe('sse-doctor tail --url (built CLI)', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('you sent Bearer ***');
     expect(run.stdout + run.stderr).not.toContain('sup3r-s3cret-bearer');
+  });
+});
+
+describe('the client-policy flags drive tail', () => {
+  it.each([
+    [0, 0],
+    [2, 2],
+  ])('--max-retries %i: %i reconnects to a stream that keeps dropping, then it gives up (exit 1)', async (maxRetries, reconnects) => {
+    const run = await runCli(['tail', '--url', server.url('/drop'), '--json', '--max-retries', String(maxRetries), '--retry-delays', '10ms']);
+    const items = ndjson(run.stdout);
+    expect(items.filter((item) => item.kind === 'reconnect').map((item) => item.delayMs)).toEqual(Array(reconnects).fill(10));
+    expect(items.find((item) => item.kind === 'stop')).toMatchObject({ gaveUp: true, reason: expect.stringMatching(new RegExp(`^gave up after ${maxRetries} retries`)) });
+    expect(run.code).toBe(1);
   });
 });
 

@@ -1,34 +1,39 @@
 import { describe, expect, it } from 'vitest';
 import { EventSourceClient, NaiveClient, retryDelay, RobustClient, type AttemptOutcome, type ClientModel } from '../src/engine/clientPolicy.js';
-import { virtualClock } from '../src/engine/clock.js';
 import type { StreamEnd } from '../src/engine/connection.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
+import type { SseEvent } from '../src/engine/sseDecoder.js';
+import { StreamProgress } from '../src/engine/streamProgress.js';
 
 const contract = BUILTIN_PROFILES.generations.client;
 const dropped = (end: StreamEnd = { kind: 'abrupt-close', code: 'UND_ERR_SOCKET' }, newEvents = 0): AttemptOutcome => ({ kind: 'stream', end, sawTerminal: false, newEvents, serverRetryMs: undefined });
 
-/** Feeds one outcome repeatedly, sleeping on a virtual clock as a session would, until the model stops. */
-async function schedule(model: ClientModel, outcome: AttemptOutcome, limit = 50) {
-  const clock = virtualClock();
+/**
+ * Feeds one outcome repeatedly until the model stops: the delays it asked for, and its stop.
+ * `decide` is pure, so no clock is needed here; that a session sleeps these delays on the
+ * injected clock is tested against a real server in streamSession.test.ts.
+ */
+function schedule(model: ClientModel, outcome: AttemptOutcome, limit = 50) {
+  const delays: number[] = [];
   for (let i = 0; i < limit; i++) {
     const decision = model.decide(outcome);
-    if (decision.action === 'stop') return { sleeps: clock.sleeps, stop: decision, elapsed: clock.now() };
-    await clock.sleep(decision.delayMs);
+    if (decision.action === 'stop') return { delays, stop: decision };
+    delays.push(decision.delayMs);
   }
-  return { sleeps: clock.sleeps, stop: undefined, elapsed: clock.now() };
+  return { delays, stop: undefined };
 }
 
-describe('robust client (CONTRACT.md client policy)', () => {
-  it('backs off 2, 4, 8, 16, 32 s and gives up after 5 retries', async () => {
-    const run = await schedule(new RobustClient(contract), dropped());
-    expect(run.sleeps).toEqual([2000, 4000, 8000, 16000, 32000]);
+describe('robust client (docs/contract.md client policy)', () => {
+  it('backs off 2, 4, 8, 16, 32 s and gives up after 5 retries', () => {
+    const run = schedule(new RobustClient(contract), dropped());
+    expect(run.delays).toEqual([2000, 4000, 8000, 16000, 32000]);
     expect(run.stop).toMatchObject({ action: 'stop', gaveUp: true });
-    expect(run.elapsed).toBe(62_000);
   });
 
-  it('honours a configured retry count and schedule', async () => {
-    const run = await schedule(new RobustClient({ ...contract, maxRetries: 2, retryDelaysSeconds: [0.01, 0.02] }), dropped());
-    expect(run.sleeps).toEqual([10, 20]);
+  it('honours a configured retry count and schedule', () => {
+    const run = schedule(new RobustClient({ ...contract, maxRetries: 2, retryDelaysSeconds: [0.01, 0.02] }), dropped());
+    expect(run.delays).toEqual([10, 20]);
+    expect(run.stop).toMatchObject({ action: 'stop', gaveUp: true });
   });
 
   it('keeps jitter within its bounds', () => {
@@ -44,6 +49,14 @@ describe('robust client (CONTRACT.md client policy)', () => {
 
   it('never retries after a terminal event', () => {
     expect(new RobustClient(contract).decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 3, serverRetryMs: undefined }).action).toBe('stop');
+  });
+
+  it("takes the server's retry: when it is longer than its own backoff, and its backoff otherwise", () => {
+    const model = new RobustClient(contract);
+    const withRetry = (serverRetryMs: number): AttemptOutcome => ({ ...dropped(), serverRetryMs } as AttemptOutcome);
+    expect(model.decide(withRetry(5000))).toMatchObject({ action: 'retry', retry: 1, delayMs: 5000 });
+    expect(model.decide(withRetry(5000))).toMatchObject({ retry: 2, delayMs: 5000 });
+    expect(model.decide(withRetry(300))).toMatchObject({ retry: 3, delayMs: 8000 });
   });
 
   it('waits Retry-After on 429, and 60 s when it is absent', async () => {
@@ -68,10 +81,10 @@ describe('robust client (CONTRACT.md client policy)', () => {
 });
 
 describe('naive client (the seed frontend)', () => {
-  it('reconnects at once, with a new token, whatever happened, until a terminal event', async () => {
-    const run = await schedule(new NaiveClient(), { kind: 'token-refused', status: 400, retryAfterSeconds: undefined }, 20);
+  it('reconnects at once, with a new token, whatever happened, until a terminal event', () => {
+    const run = schedule(new NaiveClient(), { kind: 'token-refused', status: 400, retryAfterSeconds: undefined }, 20);
     expect(run.stop).toBeUndefined();
-    expect(run.sleeps.every((ms) => ms === 0)).toBe(true);
+    expect(run.delays).toEqual(Array(20).fill(0));
     expect(new NaiveClient().decide({ kind: 'stream', end: { kind: 'clean-terminal' }, sawTerminal: true, newEvents: 1, serverRetryMs: undefined }).action).toBe('stop');
   });
 });
@@ -87,5 +100,29 @@ describe('EventSource client (WHATWG)', () => {
   it('fails for good on a non-200 status or a wrong content type', () => {
     expect(new EventSourceClient().decide(dropped({ kind: 'http-error', status: 401, bodyExcerpt: '', retryAfterSeconds: undefined })).action).toBe('stop');
     expect(new EventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain' })).action).toBe('stop');
+  });
+});
+
+describe('StreamProgress: a stream replayed from its start is no progress', () => {
+  const event = (n: number, id?: string): SseEvent => ({ id, event: undefined, data: `{"n":${n}}`, lastEventId: id ?? '', t: n });
+  const connection = (progress: StreamProgress, events: SseEvent[]) => {
+    progress.connectionStarted();
+    events.forEach((item) => progress.event(item));
+    return progress.connectionEnded(events.length);
+  };
+
+  it('counts a replay from the start as nothing new, and what goes past the longest one as new', () => {
+    const progress = new StreamProgress();
+    const stream = [1, 2, 3, 4].map((n) => event(n));
+    expect(connection(progress, stream)).toBe(4);
+    expect(connection(progress, stream)).toBe(0);
+    expect(connection(progress, stream.slice(0, 2))).toBe(0);
+    expect(connection(progress, [...stream, event(5), event(6)])).toBe(2);
+  });
+
+  it('counts a resumed stream (a different start) as new', () => {
+    const progress = new StreamProgress();
+    expect(connection(progress, [event(1, '1'), event(2, '2')])).toBe(2);
+    expect(connection(progress, [event(3, '3')])).toBe(1);
   });
 });

@@ -63,7 +63,10 @@ describe('load runner against the reference server', () => {
     expect(Object.keys(json.metrics)).toEqual(expect.arrayContaining(['peakOpenStreams', 'streamsOpened', 'events', 'eventsPerSecond', 'rate429', 'errors', 'latencyMs']));
     expect(Object.keys(json.metrics.latencyMs as object)).toEqual(expect.arrayContaining(['tokenRequest', 'firstEvent', 'gap']));
     expect(Object.keys((json.metrics.latencyMs as Record<string, object>).firstEvent!)).toEqual(expect.arrayContaining(['p50', 'p95', 'p99', 'max']));
-    expect(json.thresholds).toEqual([]);
+    expect(json.thresholds).toEqual([
+      { threshold: 'streams opened > 0 (default)', actual: counters.streamsOpened, ok: true },
+      { threshold: 'errorRate<=0.05 (default)', actual: 0, ok: true },
+    ]);
     expect(json.verdict).toBe('pass');
   }, 15_000);
 
@@ -76,7 +79,7 @@ describe('load runner against the reference server', () => {
 
   it('token spam hits only the token endpoint and sees the rate limit', async () => {
     const part = await runLoad(plan({ mode: 'token-spam', arrival: { kind: 'closed', clients: 4 }, durationMs: 800 }));
-    // One generation per client, 10 tokens per generation per window (CONTRACT.md), the rest 429.
+    // One generation per client, 10 tokens per generation per window (docs/contract.md), the rest 429.
     expect(part.counters.createRequests).toBe(4);
     expect(part.responses.token['200']).toBe(40);
     expect(part.responses.token['429']).toBeGreaterThan(0);

@@ -32,7 +32,8 @@ afterAll(() => server.close());
 describe('sse-doctor load (built CLI)', () => {
   it('says up front when the clients cannot all have a socket, and calls EMFILE the tool\'s limit, not the target\'s', async () => {
     const run = await runCli(['load', ...target, '--clients', '300', '--duration', '1500ms', '--json'], { openFilesLimit: 200 });
-    expect(run.code).toBe(0);
+    // A third of the clients never got a socket: too many errors for a pass (the default error-rate gate).
+    expect(run.code).toBe(1);
     expect(run.stderr).toContain('300 clients per process need as many sockets, but a process may open 200 files here (ulimit -n): use --workers 3');
     const json = JSON.parse(run.stdout) as LoadJson & { warnings: string[] };
     expect(json.metrics.peakOpenStreams).toBeGreaterThan(100);
@@ -41,6 +42,7 @@ describe('sse-doctor load (built CLI)', () => {
     expect(Object.keys(json.metrics.errors)).toContain('create-local-limit');
     expect(Object.keys(json.metrics.errors).filter((kind) => !kind.endsWith('local-limit'))).toEqual([]);
     expect(json.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/ran out of file descriptors \d+ times \(EMFILE\): those errors are the tool's limit/)]));
+    expect(json.thresholds).toContainEqual(expect.objectContaining({ threshold: 'errorRate<=0.05 (default)', ok: false }));
   });
 
   it('prints the JSON the issue asks for and passes thresholds that hold', async () => {
@@ -54,6 +56,8 @@ describe('sse-doctor load (built CLI)', () => {
     expect(json.thresholds.map((t) => [t.threshold, t.ok])).toEqual([
       ['p95(firstEvent)<5s', true],
       ['rate429<0.05', true],
+      ['streams opened > 0 (default)', true],
+      ['errorRate<=0.05 (default)', true],
     ]);
     expect(json.verdict).toBe('pass');
   }, 15_000);

@@ -13,7 +13,7 @@ function dirWithConfig(config: unknown): string {
 const empty = mkdtempSync(join(tmpdir(), 'sse-doctor-empty-'));
 
 describe('resolveTargetOptions: defaults, config file, env, flags', () => {
-  it('defaults to the generations profile of CONTRACT.md', () => {
+  it('defaults to the generations profile of docs/contract.md', () => {
     const options = resolveTargetOptions({}, {}, empty);
     expect(options.baseUrl).toBe('http://127.0.0.1:8000/api');
     expect(options.profile.name).toBe('generations');
@@ -55,7 +55,7 @@ describe('resolveTargetOptions: defaults, config file, env, flags', () => {
     ['an array of the wrong type', { profile: { client: { retryDelaysSeconds: ['2s'] } } }, 'profile.client.retryDelaysSeconds: expected an array of numbers'],
     ['a retry delay past the clamp (issue 11)', { profile: { client: { retryDelaysSeconds: [1e308] } } }, 'profile.client.retryDelaysSeconds[0]: expected a finite number of seconds >= 0 and <= 3600, got 1e+308'],
     ['a negative retry delay (issue 11)', { profile: { client: { retryDelaysSeconds: [2, -1] } } }, 'profile.client.retryDelaysSeconds[1]: expected a finite number of seconds >= 0 and <= 3600, got -1'],
-    ['an unknown profile', { profile: 'grpc' }, 'profile: unknown profile "grpc" (expected one of generations, generic)'],
+    ['an unknown profile', { profile: 'grpc' }, 'profile: unknown profile "grpc" (expected one of generations, generic, openai)'],
   ])('bad config: %s', (_name, config, message) => {
     expect(() => resolveTargetOptions({}, {}, dirWithConfig(config))).toThrow(new ConfigError(message));
   });

@@ -4,13 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DoctorError } from '../src/errors.js';
 import { resolveTargetOptions } from '../src/options/options.js';
-import type { TargetOptions } from '../src/engine/target.js';
+import type { Profile, TargetOptions } from '../src/engine/target.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
-import type { Profile } from '../src/engine/target.js';
 import { BUILTIN_SCENARIO_NAMES, loadScenario } from '../src/replay/registry.js';
 import { replayScenario, runScenarios } from '../src/replay/runner.js';
 import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings } from '../src/replay/scenario.js';
-import { replayJson } from '../src/reporters/replayJson.js';
 import { startReferenceServer, type FaultName } from '../src/server/referenceServer.js';
 
 // Fast timings: a generation takes 600 ms, thinking silently from 30 ms to 450 ms.
@@ -126,14 +124,18 @@ describe.concurrent('replay against the reference server', () => {
     const server = await startReferenceServer({ port: 0, faults: ['immediate-close', 'no-rate-limit'], timings });
     try {
       const controller = new AbortController();
-      const chunks: string[] = [];
-      const stdout = { write: (chunk: string) => chunks.push(chunk) } as unknown as NodeJS.WritableStream;
-      setTimeout(() => controller.abort(), 700);
-      const started = performance.now();
-      const outcome = await runScenarios(['retry-storm'], targetFor(server.baseUrl), { stdout, signal: controller.signal, json: true }, { maxRequests: 100_000, maxDurationMs: 30_000 });
-      expect(performance.now() - started).toBeLessThan(2000);
-      expect(outcome.exitCode).toBe(1);
-      expect(JSON.parse(chunks.join(''))).toMatchObject({ scenario: 'retry-storm', client: 'naive', verdict: 'fail' });
+      const ended: string[] = [];
+      // Stop once the storm is under way: the naive client has made a few requests.
+      const reports = await runScenarios(
+        ['retry-storm'],
+        targetFor(server.baseUrl),
+        { signal: controller.signal, onScenarioStart: () => setTimeout(() => controller.abort(), 300), onScenarioEnd: (scenario) => ended.push(scenario.name) },
+        { maxRequests: 100_000, maxDurationMs: 600_000 },
+      );
+      expect(ended).toEqual(['retry-storm']);
+      expect(reports).toMatchObject([{ scenario: 'retry-storm', client: 'naive', verdict: 'fail' }]);
+      // Neither bound was reached: only the abort can have ended the storm.
+      expect(reports[0]!.metrics.tokenRequests).toBeLessThan(100_000);
     } finally {
       await server.close();
     }
@@ -141,32 +143,6 @@ describe.concurrent('replay against the reference server', () => {
 });
 
 describe('replay reports and scenario modules', () => {
-  it('the JSON carries exactly the documented keys; an array when several clients ran', () => {
-    const report: ReplayReport = {
-      scenario: 's',
-      client: 'robust',
-      verdict: 'pass',
-      expectations: [{ name: 'n', met: true, expected: 'e', observed: 'o' }],
-      metrics: {
-        retries: 0,
-        tokenRequests: 1,
-        responses: { '200': 2 },
-        rate429: 0,
-        streamDurationsMs: { min: 1, p50: 1, p95: 1, max: 1 },
-        reconnects: 0,
-        duplicates: 0,
-        missing: 0,
-        requestsPerSecond: 1,
-        timeToTerminalMs: 5,
-      },
-      details: {},
-    };
-    const single = JSON.parse(replayJson([report])) as Record<string, Record<string, unknown>>;
-    expect(Object.keys(single)).toEqual(['scenario', 'client', 'verdict', 'expectations', 'metrics', 'details']);
-    expect(Object.keys(single.metrics!)).toEqual(expect.arrayContaining(['retries', 'tokenRequests', 'responses', 'rate429', 'streamDurationsMs', 'reconnects', 'duplicates', 'missing', 'requestsPerSecond']));
-    expect(JSON.parse(replayJson([report, { ...report, client: 'naive' }]))).toHaveLength(2);
-  });
-
   it("loads a user's scenario module by path and rejects what is not one", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sse-doctor-scenario-'));
     writeFileSync(join(dir, 'mine.mjs'), "export default { name: 'mine', description: 'd', defaultClients: ['robust'], run: async () => ({}) };\n");

@@ -33,7 +33,8 @@ function requestToken(target: ReferenceServer, id: string, user: string | null =
 async function streamUrl(target: ReferenceServer, id: string, user = 'alice'): Promise<string> {
   const reply = await requestToken(target, id, user);
   expect(reply.status).toBe(200);
-  return new URL(reply.body.stream_url as string, target.baseUrl).href;
+  // As seed 002's frontend does: the API root, stream_url, then ?token=.
+  return `${target.baseUrl}${reply.body.stream_url as string}?token=${reply.body.sse_token as string}`;
 }
 
 async function waitForStatus(target: ReferenceServer, id: string, status: string, user = 'alice'): Promise<void> {
@@ -113,7 +114,7 @@ describe.concurrent('token endpoint', () => {
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ expires_in: 0.5, generation_id: id });
     expect(reply.body.sse_token).toMatch(/^[A-Za-z0-9_-]{43}$/);
-    expect(reply.body.stream_url).toBe(`/api/generations/generate/${id}/stream?token=${reply.body.sse_token}`);
+    expect(reply.body.stream_url).toBe(`/generations/generate/${id}/stream`);
   });
 
   it('refuses no auth (401), an unknown id (404) and another user (404)', async () => {

@@ -4,8 +4,7 @@ import { tail } from '../src/commands/tail.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
 import type { HttpExchange } from '../src/engine/http.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
-import type { Profile } from '../src/engine/target.js';
-import type { TargetOptions } from '../src/engine/target.js';
+import type { Profile, TargetOptions } from '../src/engine/target.js';
 import { startReferenceServer, type FaultName, type ReferenceServer } from '../src/server/referenceServer.js';
 
 // Fast clocks on both sides: the contract's numbers scaled down, the policy's schedule in ms.

@@ -1,12 +1,12 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { token } from '../src/commands/token.js';
-import { UnreachableError } from '../src/errors.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
 import type { HttpExchange } from '../src/engine/http.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 import type { TargetOptions } from '../src/engine/target.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
+import { runCli } from './helpers/cli.js';
 
 let server: ReferenceServer;
 let target: TargetOptions;
@@ -57,11 +57,14 @@ describe('sse-doctor token', () => {
     expect(limited.report).toMatchObject({ status: 429, retryAfter: expect.any(Number), next: expect.stringMatching(/^wait \d+ s \(Retry-After\)/) });
   });
 
-  it('an unreachable server is the tool-level error that exits 3', async () => {
+  it('an unreachable server exits 3 with one line, naming the URL', async () => {
     const dead = await startReferenceServer({ port: 0 });
     const url = dead.baseUrl;
     await dead.close();
-    const deadTarget = resolveTargetOptions({ baseUrl: url, auth: 'alice' }, {}, import.meta.dirname);
-    await expect(token({ target: deadTarget, generationId: 'x', json: true, color: false }, { stdout: new Writable() })).rejects.toBeInstanceOf(UnreachableError);
+    const run = await runCli(['token', 'some-id', '--base-url', url, '--auth', 'alice']);
+    expect(run.code).toBe(3);
+    expect(run.stdout).toBe('');
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain(`${url}/generations/generate/some-id/stream-token`);
   });
 });

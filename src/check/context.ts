@@ -1,11 +1,25 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../engine/clock.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type TransportFailureKind } from '../engine/connection.js';
 import { terminalEventTest } from '../engine/contractEvents.js';
 import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
-import type { TargetOptions } from '../engine/target.js';
-import type { Profile } from '../engine/target.js';
+import type { Profile, TargetOptions } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
+import { sameSilence, silenceBeforeCut } from '../engine/silence.js';
+
+/** The silence a recorded connection was cut after, if it was cut during one. */
+function silenceOf({ result, events, comments }: RecordedStream): number | undefined {
+  return silenceBeforeCut(result.open?.t, [...events.map((event) => event.t), ...comments], result.end, result.endedAt, result.terminalEvent !== undefined);
+}
+
+/** Streams cut during a silence: what tells an idle timeout in the path from a backend dropping them. */
+export interface IdleCut {
+  /** The silence before each cut seen (ms): the main stream's, then a second stream's when it was cut too. */
+  readonly silencesMs: readonly number[];
+  /** Cut twice after the same silence: an idle timeout somewhere in the path. */
+  readonly repeated: boolean;
+}
 
 /** A value a rule needs, or why it is not there (the rule then skips with that reason). */
 export type Available<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -105,15 +119,15 @@ export class CheckContext {
   }
 
   /** Records that the target is unreachable and stops every rule still waiting on it. */
-  markUnreachable(where: string, failure: Pick<HttpFailure, 'code'>): void {
-    this.unreachable ??= `${where}: unreachable (${failure.code}); is the server running and the URL right?`;
+  markUnreachable(where: string, failure: Pick<HttpFailure, 'failure' | 'code'>): void {
+    this.unreachable ??= `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
     this.stopper.abort();
   }
 
   /** Turns an HTTP failure into a skip reason, flagging the run when the target is gone. */
   failureReason(where: string, failure: HttpFailure): string {
-    if (failure.failure === 'unreachable' || failure.code === 'UND_ERR_CONNECT_TIMEOUT') this.markUnreachable(where, failure);
-    return `${where}: ${failure.failure} (${failure.code})`;
+    if (blocksEverything(failure.failure, failure.code, true)) this.markUnreachable(where, failure);
+    return `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
   }
 
   /** A generation created for `role`, once per run. */
@@ -212,7 +226,8 @@ export class CheckContext {
   ticketFrom(id: string, token: TokenResult): Available<StreamTicket> {
     if ('failure' in token) return { ok: false, reason: this.failureReason(`token ${this.api.url('token', id)}`, token.failure) };
     if (!token.ok) {
-      return { ok: false, reason: `the token endpoint answered ${token.exchange.status} ${token.detail} for generation ${id} (see token.issue)` };
+      const why = 'unusable' in token ? token.unusable : `the token endpoint answered ${token.exchange.status} ${token.detail}`;
+      return { ok: false, reason: `${why} for generation ${id} (see token.issue)` };
     }
     return { ok: true, value: { url: token.token.streamUrl, generationId: id, tokenExchange: token.exchange } };
   }
@@ -225,6 +240,30 @@ export class CheckContext {
   /** The failing generation's stream, recorded from start to end, once. */
   failingStream(): Promise<Available<ObservedStream>> {
     return this.once('stream:failing', () => this.observe('failing'));
+  }
+
+  /**
+   * Whether the main stream was cut during a silence and, if so, whether a second stream was cut
+   * after the same silence (the failing generation's, which ran alongside, or a fresh one).
+   */
+  idleCut(): Promise<IdleCut | undefined> {
+    return this.once('idle-cut', async () => {
+      const main = await this.mainStream();
+      const first = main.ok ? silenceOf(main.value.recording) : undefined;
+      if (first === undefined) return undefined;
+      const second = await this.secondCut();
+      return { silencesMs: second === undefined ? [first] : [first, second], repeated: second !== undefined && sameSilence(first, second) };
+    });
+  }
+
+  private async secondCut(): Promise<number | undefined> {
+    if (this.profile.usesTokens) {
+      const failing = await this.failingStream();
+      const cut = failing.ok ? silenceOf(failing.value.recording) : undefined;
+      if (cut !== undefined) return cut;
+    }
+    const ticket = await this.streamTicket('spare');
+    return ticket.ok ? silenceOf(await this.record({ url: ticket.value.url, ...this.followBounds })) : undefined;
   }
 
   /** Records one connection with the run's environment. */
@@ -267,8 +306,18 @@ export class CheckContext {
     const fixture = this.profile.usesTokens ? await this.generation(role) : undefined;
     const recording = await this.record({ url: ticket.value.url, ...this.followBounds });
     const { end } = recording.result;
-    // A connect timeout is as unreachable as a refusal: nothing can be checked either way.
-    if (end.kind === 'unreachable' || (end.kind === 'timeout' && end.phase === 'connect')) this.markUnreachable(recording.url, end);
+    // Behind a token endpoint that answered, a stream that hangs up early is a finding; as the first contact it blocks everything.
+    const firstContact = !this.profile.usesTokens;
+    const failure = end.kind === 'timeout' ? { failure: 'timeout' as const, code: end.code } : 'message' in end ? { failure: end.kind, code: end.code } : undefined;
+    if (failure !== undefined && blocksEverything(failure.failure, failure.code, firstContact)) this.markUnreachable(recording.url, failure);
     return { ok: true, value: { ticket: ticket.value, recording, createdAt: fixture?.ok ? fixture.value.createdAt : undefined } };
   }
+}
+
+/**
+ * Failures after which no rule can be exercised: nothing there, TLS or HTTP not spoken as asked,
+ * or a hang-up before any answer. A connect timeout is as unreachable as a refusal.
+ */
+function blocksEverything(kind: TransportFailureKind, code: string, firstContact: boolean): boolean {
+  return FATAL_TRANSPORT_KINDS.includes(kind) || (firstContact && kind === 'closed-before-answer') || code === 'UND_ERR_CONNECT_TIMEOUT';
 }

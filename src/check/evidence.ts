@@ -57,6 +57,20 @@ export function readableStream(recording: RecordedStream): Available<RecordedStr
   return { ok: true, value: recording };
 }
 
+/** Server software that sits in front of backends; a `Server` header naming one means a proxy answered. */
+const PROXY_SERVERS = /\b(nginx|openresty|envoy|haproxy|traefik|caddy|varnish|cloudflare|cloudfront|akamai|apache|squid|kong)\b/i;
+
+/**
+ * The proxy a response passed through, as its headers show it (`Server: nginx/1.22`, a `Via`),
+ * or undefined when nothing shows one. A proxy that hides itself reads as the backend.
+ */
+export function proxyInPath(headers: Readonly<Record<string, string>>): string | undefined {
+  const server = PROXY_SERVERS.exec(headers.server ?? '')?.[1]?.toLowerCase();
+  if (server !== undefined) return server;
+  const via = headers.via?.trim();
+  return via ? `a proxy (Via: ${via.slice(0, 60)})` : undefined;
+}
+
 /** Milliseconds as seconds for messages: `1.2 s`. */
 export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1).replace(/\.?0+$/, '')} s`;

@@ -2,7 +2,7 @@ import { UnreachableError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
-import type { TargetOptions } from '../engine/target.js';
+import type { Profile, TargetOptions } from '../engine/target.js';
 import { CheckContext } from './context.js';
 import { RULES } from './rules/index.js';
 import { planRules } from './selection.js';
@@ -57,7 +57,8 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   });
   const pending = new Set(plan.run);
   const byId = new Map<string, RuleResult>();
-  for (const { rule, reason } of plan.skipped) byId.set(rule.id, toResult(rule, { status: 'skip', message: reason, evidence: {} }, 0));
+  const result = (rule: Rule, outcome: RuleOutcome, durationMs: number) => toResult(rule, outcome, durationMs, target.profile.name);
+  for (const { rule, reason } of plan.skipped) byId.set(rule.id, result(rule, { status: 'skip', message: reason, evidence: {} }, 0));
   try {
     await Promise.all(
       plan.run.map(async (rule) => {
@@ -65,10 +66,10 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
         const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule);
         // A rule cut short by Ctrl-C saw a connection we closed, not something the target did.
         const interrupted = options.signal?.aborted === true;
-        const result = toResult(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
-        byId.set(rule.id, result);
+        const ended = result(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
+        byId.set(rule.id, ended);
         pending.delete(rule);
-        callbacks.onRuleEnd?.(result, [...pending]);
+        callbacks.onRuleEnd?.(ended, [...pending]);
       }),
     );
   } finally {
@@ -81,6 +82,10 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   const count = (status: RuleResult['status']) => results.filter((result) => result.status === status).length;
   const failed = count('fail');
   const warnings = count('warn');
+  const interrupted = options.signal?.aborted === true;
+  const problems = [...new Set(ctx.fixtureProblems)];
+  // Every rule skipped is not a pass: nothing was tested (issue 11: a green run against a plain-HTTP port).
+  if (!interrupted && results.length > 0 && count('skip') === results.length) problems.push(`no rule could be exercised: all ${results.length} were skipped (first reason: ${results[0]?.message})`);
   return {
     summary: {
       profile: target.profile.name,
@@ -91,19 +96,35 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
       warnings,
       skipped: count('skip'),
       strict: options.strict,
-      ok: failed === 0 && (!options.strict || warnings === 0) && ctx.fixtureProblems.length === 0,
+      ok: failed === 0 && (!options.strict || warnings === 0) && problems.length === 0 && !interrupted,
+      interrupted,
       durationMs: Math.round(clock.now() - startedAt),
       fixtures: { ...ctx.fixtureIds },
-      problems: [...new Set(ctx.fixtureProblems)],
+      problems,
     },
     results,
   };
 }
 
-/** A rule's outcome as reported: a failing warn-severity rule is a warning. */
-function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number): RuleResult {
-  const status = outcome.status === 'fail' && rule.severity === 'warn' ? 'warn' : outcome.status;
-  return { id: rule.id, severity: rule.severity, status, title: rule.title, message: outcome.message, evidence: outcome.evidence, durationMs: Math.round(durationMs) };
+/**
+ * A rule's outcome as reported: a failing warn-severity rule is a warning, and so is a broken
+ * convention of the generations contract under another profile. Findings name their layer.
+ */
+function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number, profile: Profile['name']): RuleResult {
+  const severity = outcome.severity ?? (rule.contractConvention && profile !== 'generations' ? 'warn' : rule.severity);
+  const status = outcome.status === 'fail' && severity === 'warn' ? 'warn' : outcome.status;
+  const finding = status === 'fail' || status === 'warn';
+  return {
+    id: rule.id,
+    severity,
+    status,
+    title: rule.title,
+    message: outcome.message,
+    layer: finding ? (outcome.layer ?? rule.layer ?? 'backend') : undefined,
+    fix: finding ? outcome.fix : undefined,
+    evidence: outcome.evidence,
+    durationMs: Math.round(durationMs),
+  };
 }
 
 /** Generous: every rule bounds its own waits; this only keeps a bug from hanging the run. */

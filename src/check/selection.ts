@@ -35,7 +35,7 @@ export function planRules(rules: readonly Rule[], profile: Profile, options: Sel
   }
   const chosen = rules.filter(
     (rule) =>
-      rule.profiles.includes(profile.name) &&
+      rule.profiles.includes(profile.usesTokens ? 'generations' : 'generic') &&
       (options.only.length === 0 || options.only.some((selector) => selects(selector, rule))) &&
       !options.skip.some((selector) => selects(selector, rule)),
   );

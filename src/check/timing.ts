@@ -3,77 +3,6 @@ import type { StreamEnd } from '../engine/connection.js';
 // Pure functions of recorded arrival times (ms on one clock), so the timing rules are
 // unit-tested with synthetic timings and the rules themselves only gather evidence.
 
-/** The longest stretch without a sign of life (event or comment) while a stream was live. */
-export interface Silence {
-  readonly gapMs: number;
-  /** When the silence ended (ms on the recording clock). */
-  readonly endedAt: number;
-}
-
-/**
- * Longest gap between the headers (`openAt`), each sign of life and `until` (the terminal
- * event, or the end of the connection when there was none). Signs after `until` are ignored:
- * silence after the terminal event is the close rule's business, not the heartbeat's.
- */
-export function longestSilence(openAt: number, signs: readonly number[], until: number): Silence {
-  let longest: Silence = { gapMs: 0, endedAt: openAt };
-  let previous = openAt;
-  for (const at of [...signs].sort((a, b) => a - b)) {
-    if (at > until) break;
-    if (at - previous > longest.gapMs) longest = { gapMs: at - previous, endedAt: at };
-    previous = at;
-  }
-  if (until - previous > longest.gapMs) longest = { gapMs: until - previous, endedAt: until };
-  return longest;
-}
-
-/** An event as the buffering rule sees it: when it arrived, and when the server says it made it. */
-export interface TimedEvent {
-  readonly arrivedAt: number;
-  /** The event's own `timestamp` in ms (unix seconds × 1000), on the server's clock. */
-  readonly producedAt: number;
-}
-
-/** The event delivered latest relative to when it was made. */
-export interface HeldBack {
-  readonly index: number;
-  /** How much later than the best-delivered event it arrived, relative to production (ms). */
-  readonly extraDelayMs: number;
-  /** Events that arrived together with it (within `burstGapMs`). */
-  readonly burstSize: number;
-}
-
-export interface HoldBackVerdict {
-  /** Events made after the connection opened: the ones buffering can delay. */
-  readonly live: number;
-  readonly worst: HeldBack | undefined;
-}
-
-/**
- * How long events were held back between the generator and us. The two clocks differ by an
- * unknown offset, so each event's lag (arrival minus production) is compared with the smallest
- * lag of the stream, the event delivered at once. Events made before the connection opened (the
- * history a server replays on connect) are left out: their lag is their age, not buffering.
- */
-export function heldBackEvents(events: readonly TimedEvent[], openAt: number, burstGapMs: number): HoldBackVerdict {
-  if (events.length === 0) return { live: 0, worst: undefined };
-  const lags = events.map((event) => event.arrivedAt - event.producedAt);
-  const minLag = Math.min(...lags);
-  let live = 0;
-  let worst: HeldBack | undefined;
-  events.forEach((event, index) => {
-    // The production time on our clock, assuming the best-delivered event arrived at once.
-    if (event.producedAt + minLag < openAt) return;
-    live++;
-    const extraDelayMs = lags[index]! - minLag;
-    if (worst === undefined || extraDelayMs > worst.extraDelayMs) {
-      const burstSize = events.filter((other) => Math.abs(other.arrivedAt - event.arrivedAt) <= burstGapMs).length;
-      worst = { index, extraDelayMs, burstSize };
-    }
-  });
-  return { live, worst };
-}
-
 /** How the connection ended after the terminal event. */
 export type CloseVerdict =
   | { readonly kind: 'closed'; readonly afterMs: number }
@@ -82,7 +11,7 @@ export type CloseVerdict =
   | { readonly kind: 'no-terminal' };
 
 /**
- * CONTRACT.md: the server ends the connection within `limitMs` after the terminal event.
+ * docs/contract.md: the server ends the connection within `limitMs` after the terminal event.
  * `late` is an end past the limit; `not-closed` a connection we had to cut ourselves (or lost
  * to this machine's own limit). How it
  * ended (EOF or reset) is the clean-close rule's business, not this one's.

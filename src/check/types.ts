@@ -4,6 +4,9 @@ import type { CheckContext } from './context.js';
 /** `error` rules fail the run; `warn` rules only warn (unless `--strict`). */
 export type RuleSeverity = 'error' | 'warn';
 
+/** Where a finding's cause most likely sits, and so whose fix it is. */
+export type Layer = 'backend' | 'proxy' | 'client';
+
 /** Which endpoint a rule is about: reports group by it. */
 export type RuleGroup = 'token' | 'stream';
 
@@ -18,6 +21,12 @@ export interface RuleOutcome {
   readonly status: 'pass' | 'fail' | 'warn' | 'skip';
   readonly message: string;
   readonly evidence: Evidence;
+  /** For a failure or warning: what to change, in the words of the layer it belongs to. */
+  readonly fix?: string;
+  /** For a failure or warning: where the cause sits, when it is not the rule's usual layer. */
+  readonly layer?: Layer;
+  /** Overrides the rule's severity for this outcome (a contract convention broken where the contract does not apply is only a warning). */
+  readonly severity?: RuleSeverity;
 }
 
 /** One contract rule with a stable id: data plus one async check over shared fixtures. */
@@ -26,14 +35,21 @@ export interface Rule {
   readonly severity: RuleSeverity;
   readonly group: RuleGroup;
   readonly title: string;
+  /** Where its findings usually sit (default `backend`); an outcome may name another. */
+  readonly layer?: Layer;
+  /**
+   * A convention of the generations contract rather than of SSE (a trace id, its 5 s heartbeat):
+   * under any other profile the rule only warns.
+   */
+  readonly contractConvention?: boolean;
   /** Why the rule matters to a user of the backend: what breaks when it fails (`check --list` prints it). */
   readonly why: string;
   /** Runs only with `--slow` (or when named exactly in `--only`). */
   readonly slow?: boolean;
   /** Needs a second identity (`--other-auth`). */
   readonly needsOtherAuth?: boolean;
-  /** Profiles the rule applies to; the generic profile runs only rules about any SSE endpoint. */
-  readonly profiles: readonly Profile['name'][];
+  /** Kinds of profile the rule applies to: `generic` stands for every profile without tokens (generic, openai), which run only rules about any SSE endpoint. */
+  readonly profiles: readonly ('generations' | 'generic')[];
   run(ctx: CheckContext): Promise<RuleOutcome>;
 }
 
@@ -44,6 +60,9 @@ export interface RuleResult {
   readonly status: RuleOutcome['status'];
   readonly title: string;
   readonly message: string;
+  /** Set for failures and warnings: where the cause most likely sits, and the fix there. */
+  readonly layer: Layer | undefined;
+  readonly fix: string | undefined;
   readonly evidence: Evidence;
   readonly durationMs: number;
 }
@@ -59,8 +78,13 @@ export interface CheckSummary {
   readonly warnings: number;
   readonly skipped: number;
   readonly strict: boolean;
-  /** True when no error rule failed (and, with `strict`, no warning either). */
+  /**
+   * True when no error rule failed (and, with `strict`, no warning either), at least one rule was
+   * exercised, every fixture was made and the run was not interrupted.
+   */
   readonly ok: boolean;
+  /** Stopped by Ctrl-C before every rule finished. */
+  readonly interrupted: boolean;
   readonly durationMs: number;
   /** Ids of the generations the run used, by fixture role. */
   readonly fixtures: Readonly<Record<string, string>>;
@@ -76,9 +100,13 @@ export interface CheckReport {
 
 export const pass = (message: string, evidence: Evidence = {}): RuleOutcome => ({ status: 'pass', message, evidence });
 export const skip = (message: string, evidence: Evidence = {}): RuleOutcome => ({ status: 'skip', message, evidence });
-export const warn = (message: string, evidence: Evidence = {}): RuleOutcome => ({ status: 'warn', message, evidence });
 
-/** A failure that teaches: what is wrong, why it hurts, the fix. */
-export function fail(wrong: string, why: string, fix: string, evidence: Evidence = {}): RuleOutcome {
-  return { status: 'fail', message: `${wrong}. Why it hurts: ${why}. Fix: ${fix}.`, evidence };
+/** A warning: what is off and the fix, at `layer` when that is not the rule's own. */
+export function warn(what: string, fix: string, evidence: Evidence = {}, layer?: Layer): RuleOutcome {
+  return { status: 'warn', message: `${what}. Fix: ${fix}.`, evidence, fix, layer };
+}
+
+/** A failure that teaches: what is wrong, why it hurts, the fix (at `layer` when that is not the rule's own). */
+export function fail(wrong: string, why: string, fix: string, evidence: Evidence = {}, layer?: Layer): RuleOutcome {
+  return { status: 'fail', message: `${wrong}. Why it hurts: ${why}. Fix: ${fix}.`, evidence, fix, layer };
 }

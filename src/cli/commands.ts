@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { analyzeCommand } from './analyze.js';
 import { checkCommand } from './check.js';
 import type { CliContext, CommandSpec } from './context.js';
 import { judgeCommand } from './judge.js';
@@ -11,7 +12,7 @@ import { tailCommand } from './tail.js';
 import { tokenCommand } from './token.js';
 
 /** Every subcommand, in `--help` order. Flags live in `src/cli/<name>.ts`, the work in `src/commands/<name>.ts`. */
-const COMMANDS = [serveCommand, tokenCommand, tailCommand, checkCommand, replayCommand, proxyCommand, loadCommand, mergeCommand, judgeCommand] as const;
+const COMMANDS = [serveCommand, tokenCommand, tailCommand, checkCommand, replayCommand, proxyCommand, loadCommand, mergeCommand, analyzeCommand, judgeCommand] as const;
 
 /** What happens once a command's flags are parsed into its options: `cli.ts` runs it; tests capture the options. */
 export type OnParsed = <Options>(spec: CommandSpec<Options>, options: Options) => Promise<void>;

@@ -2,12 +2,14 @@ import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../options/profiles.js';
 import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
 import type { TargetOptions } from '../engine/target.js';
-import { duration, durationList, nonNegativeInt, repeatable } from '../options/parse.js';
+import { delay, delayList, duration, nonNegativeInt, repeatable } from '../options/parse.js';
 
 /** What a command needs from the process, handed down by `cli.ts` so commands stay testable. */
 export interface CliContext {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** What `-` reads (analyze). */
+  readonly stdin: NodeJS.ReadableStream;
   readonly env: NodeJS.ProcessEnv;
   /** Colour for what goes to stdout / stderr: off for NO_COLOR, a pipe, CI or --no-color. */
   readonly colorStdout: boolean;
@@ -60,8 +62,8 @@ export function addTargetOptions(command: Command, { streamUrl = true } = {}): C
 export function addClientPolicyOptions(command: Command): Command {
   return command
     .option('--max-retries <n>', 'reconnect at most N times in a row (client policy)', nonNegativeInt)
-    .option('--retry-delays <durations>', 'reconnect delays in order, e.g. 2s,4s,8s (client policy)', durationList)
-    .option('--silence <duration>', 'reconnect after this long without a byte, e.g. 15s (client policy)', duration);
+    .option('--retry-delays <durations>', 'reconnect delays in order, e.g. 2s,4s,8s (client policy)', delayList)
+    .option('--silence <duration>', 'reconnect after this long without a byte, e.g. 15s (client policy)', delay);
 }
 
 /** Global, target and command flags, merged as commander holds them. */

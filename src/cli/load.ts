@@ -17,6 +17,7 @@ interface LoadFlags extends CommonFlags {
   tokenSpam?: boolean;
   ids?: string;
   client: ClientModelName;
+  clientModel?: string;
   workers: number;
   shard?: { index: number; count: number };
   part?: string;
@@ -57,6 +58,7 @@ export const loadCommand: CommandSpec<LoadOptions> = {
             .option('--token-spam', 'hit only the token endpoint, as fast as it answers')
             .option('--ids <file>', 'use these generation ids (one per line) instead of creating generations')
             .addOption(new Option('--client <model>', 'client model').choices(CLIENT_MODELS).default('robust'))
+            .addOption(new Option('--client-model <file>', 'a client model measured by analyze --client-model').conflicts('client'))
             .addOption(new Option('--workers <n>', 'spread the clients over N processes (source addresses 127.0.0.x on loopback)').argParser(workerCount).default(1))
             .option('--shard <i/n>', 'run part i (0-based) of n and write it to --part for sse-doctor merge', parseShard)
             .option('--part <file>', 'where --shard writes its part (default sse-doctor-part-<i>-of-<n>.json)')
@@ -64,7 +66,7 @@ export const loadCommand: CommandSpec<LoadOptions> = {
         ),
       ),
     ),
-  options: ({ flags }, context) => {
+  options: async ({ flags }, context) => {
     const loadFlags = flags as unknown as LoadFlags;
     const target = targetFromFlags(loadFlags, context);
     const arrival: Arrival =
@@ -77,7 +79,7 @@ export const loadCommand: CommandSpec<LoadOptions> = {
       rampMs: loadFlags.ramp,
       maxRequests: loadFlags.maxRequests,
       ids: loadFlags.ids === undefined ? undefined : readIds(loadFlags.ids),
-      client: loadFlags.client,
+      client: loadFlags.clientModel === undefined ? loadFlags.client : (await import('../analyze/clientModel.js')).readClientModel(loadFlags.clientModel),
       sourceNetwork: loopbackSourceNetwork(target, 0),
     });
     if (plan.mode === 'token-spam' && (target.streamUrl !== undefined || !target.profile.usesTokens)) {

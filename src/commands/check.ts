@@ -84,5 +84,6 @@ export async function check(options: CheckCommandOptions, io: CheckCommandIo): P
           new Chalk({ level: options.color ? 1 : 0 }),
         ),
   );
+  if (report.summary.interrupted) return EXIT_CODES.interrupted;
   return report.summary.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
 }

@@ -70,7 +70,12 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
   if (neverAnswered(part)) {
     throw new UnreachableError(`${part.settings.target}: unreachable (${Object.keys(part.errors).join(', ')}); is the server running and the URL right?`);
   }
-  return writeLoadReport(buildLoadReport(part, options.thresholds), options, io);
+  const exitCode = writeLoadReport(buildLoadReport(part, options.thresholds), options, io);
+  if (io.signal?.aborted) {
+    io.stderr.write('load: interrupted; the report covers what ran\n');
+    return EXIT_CODES.interrupted;
+  }
+  return exitCode;
 }
 
 /** Prints the report (table or JSON), writes the HTML page, and returns the exit code. */

@@ -1,9 +1,13 @@
+import { Chalk } from 'chalk';
 import ora from 'ora';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
 import { runScenarios } from '../replay/runner.js';
 import type { ReplaySettings } from '../replay/scenario.js';
+import { replayJson } from '../reporters/replayJson.js';
+import { replayList, replayListJson } from '../reporters/replayList.js';
+import { replayPretty } from '../reporters/replayPretty.js';
 
 export interface ReplayOptions {
   readonly target: TargetOptions;
@@ -27,28 +31,34 @@ export interface ReplayCommandIo {
 export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promise<number> {
   if (options.list) {
     const scenarios = await builtinScenarios();
-    if (options.json) {
-      io.stdout.write(`${JSON.stringify(scenarios.map(({ name, description, defaultClients }) => ({ name, description, defaultClients })))}\n`);
-    } else {
-      const width = Math.max(...scenarios.map((scenario) => scenario.name.length));
-      io.stdout.write(scenarios.map((scenario) => `${scenario.name.padEnd(width)}  ${scenario.description}\n`).join(''));
-    }
+    io.stdout.write(options.json ? replayListJson(scenarios) : replayList(scenarios));
     return EXIT_CODES.ok;
   }
   if (options.scenario === undefined) throw new UsageError('replay: name a scenario (see replay --list) or the path of a scenario module');
+  const c = new Chalk({ level: options.color ? 1 : 0 });
   // Progress only for a person at a terminal; a pipe or CI gets nothing on stderr but errors.
   const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: !io.stderrIsTty });
   try {
-    const { exitCode } = await runScenarios([options.scenario], options.target, {
-      stdout: io.stdout,
-      signal: io.signal,
-      json: options.json,
-      color: options.color,
-      onScenarioStart: (scenario, clients) => spinner.start(`replaying ${scenario} with ${clients.join(' and ')}`),
-      onScenarioEnd: () => spinner.stop(),
-    }, options.settings);
-    if (io.signal?.aborted) io.stderr.write('replay: interrupted; the report covers what ran\n');
-    return exitCode;
+    const reports = await runScenarios(
+      [options.scenario],
+      options.target,
+      {
+        signal: io.signal,
+        onScenarioStart: (scenario, clients) => spinner.start(`replaying ${scenario} with ${clients.join(' and ')}`),
+        onScenarioEnd: (scenario, scenarioReports) => {
+          spinner.stop();
+          // Pretty reports appear as each scenario ends; JSON is one document at the end.
+          if (!options.json && scenarioReports.length > 0) io.stdout.write(replayPretty(scenario, scenarioReports, c));
+        },
+      },
+      options.settings,
+    );
+    if (options.json) io.stdout.write(replayJson(reports));
+    if (io.signal?.aborted) {
+      io.stderr.write('replay: interrupted; the report covers what ran\n');
+      return EXIT_CODES.interrupted;
+    }
+    return reports.some((report) => report.verdict === 'fail') ? EXIT_CODES.findings : EXIT_CODES.ok;
   } finally {
     spinner.stop();
   }

@@ -2,9 +2,11 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { GenerationsApi, detailOf } from '../engine/generationsApi.js';
+import { describeTransportFailure } from '../engine/connection.js';
+import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
+import { heldBackLimitMs } from '../engine/heldBack.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
@@ -51,6 +53,8 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
     );
     const model = createClientModel('robust', profile.client);
     let lastTokenStatus: number | undefined;
+    // A server may send retry: with every event; saying it once per connection is enough.
+    let retryNoticed = false;
     const session = await runStreamSession(
       {
         ...sessionTarget(target, api, source),
@@ -62,7 +66,7 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       {
         onTokenResult: (result) => {
           if ('failure' in result) {
-            emit({ kind: 'diagnostic', level: 'warn', code: `token-${result.failure.failure}`, message: `token request failed: ${result.failure.failure} (${result.failure.code})`, t: since(clock.now()) });
+            emit({ kind: 'diagnostic', level: 'warn', code: `token-${result.failure.failure}`, message: `token request failed: ${describeTransportFailure(result.failure.failure, result.failure.code)}`, t: since(clock.now()) });
             return;
           }
           const { exchange } = result;
@@ -72,13 +76,16 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
             status: exchange.status,
             latencyMs: exchange.latencyMs,
             token: result.ok ? shortenToken(result.token.token) : null,
-            detail: result.ok ? null : result.detail,
-            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, result.detail, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds).meaning,
+            detail: result.ok ? null : whyNoToken(result),
+            meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds, false).meaning,
             t: since(clock.now()),
           });
         },
-        onConnecting: ({ attempt, url, lastEventId }) =>
-          emit({ kind: 'connect', attempt, url: redactStreamUrl(url), lastEventId: lastEventId || null, t: since(clock.now()) }),
+        onConnecting: ({ attempt, url, lastEventId }) => {
+          retryNoticed = false;
+          observer.connecting(clock.now());
+          emit({ kind: 'connect', attempt, url: redactStreamUrl(url), lastEventId: lastEventId || null, t: since(clock.now()) });
+        },
         onOpen: (open) => {
           observer.connectionOpened(open.t);
           emit({
@@ -98,12 +105,15 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
           if (notice.kind === 'comment') {
             const gapMs = observer.comment(notice.t);
             emit({ kind: 'comment', text: notice.text, t: since(notice.t), gapMs });
-          } else {
+          } else if (notice.kind !== 'retry' || !retryNoticed) {
+            retryNoticed ||= notice.kind === 'retry';
             emit({ kind: 'diagnostic', level: notice.kind === 'retry' ? 'info' : 'warn', code: notice.kind, message: describeNotice(notice), t: since(notice.t) });
           }
         },
-        onStreamEnd: (result) =>
-          emit({ kind: 'end', how: result.end.kind, description: describeEnd(result.end), events: result.events, durationMs: result.endedAt - result.startedAt, t: since(result.endedAt) }),
+        onStreamEnd: (result) => {
+          emit({ kind: 'end', how: result.end.kind, description: describeEnd(result.end), events: result.events, durationMs: result.endedAt - result.startedAt, t: since(result.endedAt) });
+          observer.connectionEnded(result);
+        },
         onDecision: (decision) => {
           if (decision.action === 'retry') {
             emit({ kind: 'reconnect', retry: decision.retry, maxRetries: profile.client.maxRetries, delayMs: decision.delayMs, reason: decision.reason, t: since(clock.now()) });
@@ -114,10 +124,11 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       },
     );
     if (session.unreachable) {
-      throw new UnreachableError(`${target.streamUrl ? redactStreamUrl(target.streamUrl) : target.baseUrl}: unreachable (${session.unreachable.code}); is the server running and the URL right?`);
+      throw new UnreachableError(`${target.streamUrl ? redactStreamUrl(target.streamUrl) : target.baseUrl}: ${session.unreachable.description}`);
     }
     const stats = observer.stats;
-    const ok = session.lastEnd?.kind === 'clean-terminal';
+    const buffered = stats.heldBackMs !== undefined && stats.heldBackMs > heldBackLimitMs(profile.limits.heartbeatSeconds * 1000);
+    const ok = session.lastEnd?.kind === 'clean-terminal' && !buffered;
     // A 400 means "already terminal": what a good client does next is ask how it ended.
     const finalState = lastTokenStatus === 400 && generationId !== null ? await generationState(api, generationId, io.signal) : undefined;
     if (finalState) emit({ kind: 'diagnostic', level: 'info', code: 'final-status', message: `generation is ${finalState.status}${finalState.errorMessage ? `: ${finalState.errorMessage}` : ''}`, t: since(clock.now()) });
@@ -129,6 +140,11 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       events: stats.events,
       heartbeats: stats.heartbeats,
       longestGapMs: stats.longestGapMs,
+      headersMs: stats.headersMs ?? null,
+      firstEventMs: stats.firstEventMs ?? null,
+      heldBackMs: stats.heldBackMs ?? null,
+      idleTimeoutMs: stats.idleTimeoutMs ?? null,
+      buffered,
       reconnects: session.retries,
       tokenRequests: session.tokenRequests,
       duplicates: stats.duplicates,
@@ -139,7 +155,9 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
       endedHow: session.lastEnd ? describeEnd(session.lastEnd) : 'never connected',
       stopReason: session.stop.reason,
       ok,
+      interrupted: io.signal?.aborted === true,
     });
+    if (io.signal?.aborted) return EXIT_CODES.interrupted;
     return ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();
@@ -165,8 +183,7 @@ async function resolveSource(
   const prompt = options.failing ? target.profile.fixtures.failingPrompt : target.profile.fixtures.completingPrompt;
   const created = await api.create(prompt, signal);
   if (isHttpFailure(created)) {
-    if (created.failure === 'unreachable') throw new UnreachableError(`${api.url('create')}: unreachable (${created.code}); is the server running and the base URL right?`);
-    throw new UnreachableError(`${api.url('create')}: ${created.failure} (${created.code})`);
+    throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
   }
   const id = (created.json as { id?: unknown } | undefined)?.id;
   if (created.status >= 300 || typeof id !== 'string') {
@@ -191,6 +208,12 @@ function describeObservation(observation: Observation): string {
       return `progress went backwards: ${observation.from} -> ${observation.to}${observation.id ? ` at id ${observation.id}` : ''}`;
     case 'duplicate-id':
       return `event id ${observation.id} seen twice (the resume replayed it: Last-Event-ID ignored?)`;
+    case 'held-back':
+      return `events reached us up to ${(observation.delayMs / 1000).toFixed(1)} s after they were made${observation.burst > 1 ? `, ${observation.burst} in one burst` : ''}${observation.headersMs > observation.limitMs ? `, the headers held back with them (${(observation.headersMs / 1000).toFixed(1)} s)` : ''}: something in the path buffers the stream (proxy_buffering off, no compression on the stream route)`;
+    case 'idle-timeout': {
+      const timeoutMs = Math.min(...observation.silencesMs);
+      return `cut after ${observation.silencesMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' and again after ')} of silence: an idle timeout of about ${(timeoutMs / 1000).toFixed(1)} s somewhere in the path; send a heartbeat at least every ${(timeoutMs / 2000).toFixed(1)} s or raise the proxy's idle timeout (nginx proxy_read_timeout)`;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
-import { GenerationsApi } from '../engine/generationsApi.js';
+import { describeTransportFailure } from '../engine/connection.js';
+import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -19,12 +20,11 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
     const api = new GenerationsApi(options.target, dispatcher);
     const result = await api.requestToken(options.generationId);
     if ('failure' in result) {
-      throw new UnreachableError(`${api.url('token', options.generationId)}: ${result.failure.failure} (${result.failure.code}); is the server running and the base URL right?`);
+      throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);
     }
     const { exchange } = result;
-    const detail = result.ok ? '' : result.detail;
-    // The detail is reported on its own line, so the diagnosis need not repeat it.
-    const diagnosis = diagnoseTokenStatus(exchange.status, '', exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds);
+    const detail = result.ok ? '' : whyNoToken(result);
+    const diagnosis = diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds, result.ok);
     const report = {
       generationId: options.generationId,
       status: exchange.status,

@@ -1,16 +1,17 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
-import type { StreamEnd } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
 /** What happened on one attempt, as a client policy sees it. */
 export type AttemptOutcome =
   | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined }
-  | { readonly kind: 'token-failed'; readonly failure: string }
+  | { readonly kind: 'token-failed'; readonly failure: TransportFailureKind; readonly code: string }
   | {
       readonly kind: 'stream';
       readonly end: StreamEnd;
       readonly sawTerminal: boolean;
+      /** Events that were not a replay of earlier connections from their start (see `StreamProgress`). */
       readonly newEvents: number;
       /** The server's `retry:` advice on this connection, if any. */
       readonly serverRetryMs: number | undefined;
@@ -36,7 +37,7 @@ export type ClientModelName = (typeof CLIENT_MODELS)[number];
 
 /** A client model: a decision function with its own memory (how many retries in a row). */
 export interface ClientModel {
-  readonly name: ClientModelName;
+  readonly name: ClientModelName | 'measured';
   /** The client's silence watchdog (ms); 0 = it has none. */
   readonly silenceMs: number;
   decide(outcome: AttemptOutcome): PolicyDecision;
@@ -57,33 +58,50 @@ export function describeEnd(end: StreamEnd): string {
       return 'closed cleanly without a terminal event';
     case 'lingered':
       return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
-    case 'reset':
-      return `connection reset (${end.code})`;
-    case 'abrupt-close':
-      return `connection closed abruptly (${end.code})`;
     case 'silence':
       return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
     case 'max-duration':
       return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
     case 'http-error':
-      return `HTTP ${end.status}`;
+      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
     case 'wrong-content-type':
       return `wrong content type "${end.contentType || '(none)'}"`;
     case 'line-too-long':
-      return `a line longer than ${end.bytes} bytes without a newline`;
-    case 'unreachable':
-      return `unreachable (${end.code})`;
+      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
     case 'timeout':
-      return `${end.phase} timeout (${end.code})`;
-    case 'local-limit':
-      return `this machine is out of file descriptors (${end.code}): the tool's limit, not the target's`;
+      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
     case 'aborted':
       return 'stopped by the user';
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return describeTransportFailure(end.kind, end.code);
   }
 }
 
+/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
+export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
+
+/** What no retry can fix: a TLS or protocol failure, a redirect, or a 200 whose body is unusable. */
+function unfixable(outcome: AttemptOutcome): string | undefined {
+  if (outcome.kind === 'token-failed') return FATAL_TRANSPORT_KINDS.includes(outcome.failure) ? `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}` : undefined;
+  if (outcome.kind === 'token-refused') {
+    if (outcome.status >= 200 && outcome.status < 300) return `token endpoint answered ${outcome.status} without a usable token`;
+    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${REDIRECTS_NOT_FOLLOWED})`;
+    return undefined;
+  }
+  const { end } = outcome;
+  if ((FATAL_TRANSPORT_KINDS as readonly string[]).includes(end.kind)) return describeEnd(end);
+  if (end.kind === 'http-error' && end.status >= 300 && end.status < 400) return describeEnd(end);
+  return undefined;
+}
+
 /**
- * CONTRACT.md's client policy: never retry after a terminal event nor after 400/401/403/404/422;
+ * docs/contract.md's client policy: never retry after a terminal event nor after 400/401/403/404/422;
  * on 429 wait Retry-After (or the fallback); otherwise reconnect with a fresh token and
  * Last-Event-ID after 2, 4, 8, 16, 32 s, at most `maxRetries` times in a row, then give up.
  * A connection that delivered new events starts the count again.
@@ -104,12 +122,14 @@ export class RobustClient implements ClientModel {
 
   decide(outcome: AttemptOutcome): PolicyDecision {
     const { config } = this;
+    const cannotFix = unfixable(outcome);
+    if (cannotFix !== undefined) return stop(`${cannotFix}: not retrying`);
     if (outcome.kind === 'token-refused') {
       if (outcome.status === 429) return this.rateLimited(outcome.retryAfterSeconds);
       if (config.stopStatuses.includes(outcome.status)) return stop(`token endpoint answered ${outcome.status}: not retrying`);
       return this.backoff(`token endpoint answered ${outcome.status}`);
     }
-    if (outcome.kind === 'token-failed') return this.backoff(`token request failed (${outcome.failure})`);
+    if (outcome.kind === 'token-failed') return this.backoff(`token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}`);
     if (outcome.sawTerminal) return stop('terminal event received');
     if (outcome.newEvents > 0) this.retriesInRow = 0;
     const { end } = outcome;
@@ -119,7 +139,7 @@ export class RobustClient implements ClientModel {
       if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
     }
     if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
-    return this.backoff(describeEnd(end));
+    return this.backoff(describeEnd(end), outcome.serverRetryMs);
   }
 
   private retryAfter(reason: string, delayMs: number): PolicyDecision {
@@ -129,8 +149,13 @@ export class RobustClient implements ClientModel {
     return { action: 'retry', delayMs, reason, retry: this.retriesInRow, freshToken: true, resume: true };
   }
 
-  private backoff(reason: string): PolicyDecision {
-    return this.retryAfter(reason, retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random));
+  /** The schedule's next delay, or the server's `retry:` when that is longer: a server asking for more room gets it. */
+  private backoff(reason: string, serverRetryMs?: number): PolicyDecision {
+    const scheduled = retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random);
+    if (serverRetryMs === undefined) return this.retryAfter(reason, scheduled);
+    const server = clampDelay(serverRetryMs);
+    if (server.ms <= scheduled) return this.retryAfter(reason, scheduled);
+    return this.retryAfter(`${reason}; waiting the server's retry: ${server.ms} ms, longer than the backoff${describeClamp(server)}`, server.ms);
   }
 
   private rateLimited(retryAfterSeconds: number | undefined): PolicyDecision {
@@ -157,7 +182,7 @@ export class NaiveClient implements ClientModel {
     if (outcome.kind === 'stream' && outcome.sawTerminal) return stop('terminal event received');
     if (outcome.kind === 'stream' && outcome.end.kind === 'aborted') return stop('stopped by the user');
     this.retries++;
-    const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed (${outcome.failure})`;
+    const reason = outcome.kind === 'stream' ? describeEnd(outcome.end) : outcome.kind === 'token-refused' ? `token endpoint answered ${outcome.status}` : `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}`;
     return { action: 'retry', delayMs: 0, reason, retry: this.retries, freshToken: true, resume: false };
   }
 }
@@ -178,7 +203,7 @@ export class EventSourceClient implements ClientModel {
 
   decide(outcome: AttemptOutcome): PolicyDecision {
     if (outcome.kind === 'token-refused') return stop(`token endpoint answered ${outcome.status}: the page gives up`);
-    if (outcome.kind === 'token-failed') return stop(`token request failed (${outcome.failure}): the page gives up`);
+    if (outcome.kind === 'token-failed') return stop(`token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}; the page gives up`);
     if (outcome.sawTerminal) return stop('terminal event received (the page closes the EventSource)');
     const { end } = outcome;
     if (end.kind === 'aborted') return stop('stopped by the user');
@@ -195,7 +220,99 @@ export class EventSourceClient implements ClientModel {
   }
 }
 
-export function createClientModel(name: ClientModelName, config: ProfileClient, random?: () => number): ClientModel {
+/** How an attempt ended, in the words a measured client model keeps delays for. */
+export const END_KINDS = ['terminal', 'stream-closed', 'stream-refused', 'token-refused', 'rate-limited', 'server-error', 'network'] as const;
+export type EndKind = (typeof END_KINDS)[number];
+
+/** What a client did after one kind of end, as `analyze --client-model` measured it. */
+export interface MeasuredEnd {
+  readonly retries: boolean;
+  /** From the end to the next request (ms). */
+  readonly delayMs: number;
+  /** From the start of the ended attempt to the start of the next (ms), where measured. */
+  readonly intervalMs: number | undefined;
+}
+
+/** A client model file (`analyze --client-model`): plain data, so it travels to load workers as is. */
+export interface MeasuredClientSpec {
+  readonly kind: 'sse-doctor/client-model';
+  readonly version: 1;
+  /** The evidence it was measured from. */
+  readonly source: string;
+  readonly ends: Readonly<Partial<Record<EndKind, MeasuredEnd>>>;
+  /** Gives up after this many retries in a row; undefined: it was never seen giving up. */
+  readonly maxRetries: number | undefined;
+  readonly resumes: boolean;
+  readonly refreshesToken: boolean;
+}
+
+export function endKindOf(outcome: AttemptOutcome): EndKind {
+  const status = outcome.kind === 'token-refused' ? outcome.status : outcome.kind === 'stream' && outcome.end.kind === 'http-error' ? outcome.end.status : undefined;
+  if (status === 429) return 'rate-limited';
+  if (status !== undefined && status >= 500) return 'server-error';
+  if (outcome.kind === 'token-refused') return 'token-refused';
+  if (outcome.kind === 'token-failed') return 'network';
+  if (outcome.sawTerminal) return 'terminal';
+  switch (outcome.end.kind) {
+    case 'http-error':
+    case 'wrong-content-type':
+    case 'line-too-long':
+      return 'stream-refused';
+    case 'reset':
+    case 'abrupt-close':
+    case 'unreachable':
+    case 'timeout':
+    case 'local-limit':
+      return 'network';
+    default:
+      return 'stream-closed';
+  }
+}
+
+/**
+ * A client measured from evidence (a HAR, an access log): after each kind of end it stops or
+ * retries as the recorded one did. Where the evidence gave start-to-start intervals it paces
+ * attempts by them, so the recorded request rate survives this machine's different latencies.
+ * An end kind never seen behaves like a stream that closed without a terminal event.
+ */
+export class MeasuredClient implements ClientModel {
+  readonly name = 'measured';
+  readonly silenceMs = 0;
+  private retriesInRow = 0;
+  private nextAttemptAt: number | undefined;
+
+  constructor(
+    private readonly spec: MeasuredClientSpec,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  decide(outcome: AttemptOutcome): PolicyDecision {
+    if (outcome.kind === 'stream' && outcome.end.kind === 'aborted') return stop('stopped by the user');
+    if (outcome.kind === 'stream' && outcome.newEvents > 0) this.retriesInRow = 0;
+    const kind = endKindOf(outcome);
+    const measured = this.spec.ends[kind] ?? this.spec.ends['stream-closed'];
+    if (measured === undefined || !measured.retries) return stop(`the measured client stops after ${kind}`);
+    this.retriesInRow++;
+    const { maxRetries } = this.spec;
+    if (maxRetries !== undefined && this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries, as measured`, true);
+    const now = this.now();
+    const delayMs =
+      measured.intervalMs !== undefined && this.nextAttemptAt !== undefined ? Math.max(0, measured.intervalMs - (now - this.nextAttemptAt)) : measured.delayMs;
+    this.nextAttemptAt = now + delayMs;
+    return { action: 'retry', delayMs, reason: `after ${kind}, as measured`, retry: this.retriesInRow, freshToken: this.spec.refreshesToken, resume: this.spec.resumes };
+  }
+}
+
+/** A built-in client model by name, or one measured from evidence. */
+export type ClientChoice = ClientModelName | MeasuredClientSpec;
+
+/** How reports name a client choice. */
+export function clientLabel(choice: ClientChoice): string {
+  return typeof choice === 'string' ? choice : `measured (${choice.source})`;
+}
+
+export function createClientModel(name: ClientChoice, config: ProfileClient, random?: () => number): ClientModel {
+  if (typeof name === 'object') return new MeasuredClient(name);
   if (name === 'naive') return new NaiveClient();
   if (name === 'eventsource') return new EventSourceClient();
   return new RobustClient(config, random);

@@ -1,3 +1,5 @@
+import { Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock } from './clock.js';
 import { parseRetryAfterSeconds, timerMs } from './delay.js';
@@ -12,10 +14,16 @@ export type StreamEnd =
   | { kind: 'abrupt-close'; code: string }
   | { kind: 'silence'; silentMs: number }
   | { kind: 'max-duration'; durationMs: number }
-  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined }
+  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string }
   | { kind: 'wrong-content-type'; contentType: string }
   | { kind: 'line-too-long'; bytes: number }
   | { kind: 'unreachable'; code: string; message: string }
+  /** The TLS handshake failed: an untrusted certificate, or TLS spoken to a plain port. Retrying cannot fix it. */
+  | { kind: 'tls'; code: string; message: string }
+  /** What came back is not usable HTTP (garbage, oversized headers). Retrying cannot fix it. */
+  | { kind: 'protocol'; code: string; message: string }
+  /** The server closed the connection before a complete status line and headers. */
+  | { kind: 'closed-before-answer'; code: string; message: string }
   | { kind: 'timeout'; phase: 'connect' | 'headers'; code: string }
   /** This process ran out of file descriptors (see `LOCAL_LIMIT_CODES`): the tool's limit, not the target's. */
   | { kind: 'local-limit'; code: string }
@@ -30,7 +38,13 @@ export interface StreamOpen {
   /** Time from the request to the response headers (ms). */
   readonly headersMs: number;
   readonly t: number;
+  /** The body's compression, decoded before parsing as a browser does; undefined when sent as is. */
+  readonly contentEncoding: DecodedEncoding | undefined;
 }
+
+/** Content codings a browser asks for on an EventSource request, and the ones decoded here. */
+export const BROWSER_ACCEPT_ENCODING = 'gzip, deflate, br';
+export type DecodedEncoding = 'gzip' | 'deflate' | 'br';
 
 export interface StreamRequest {
   readonly url: string;
@@ -112,6 +126,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private excerpt: Buffer[] | undefined;
   private excerptBytes = 0;
   private decoder: SseDecoder | undefined;
+  /** Set only for a compressed body: plain streams (nearly all of a load run) pay nothing for it. */
+  private decompressor: Transform | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private finished = false;
   /** The outer signal's abort listener and the watchdog's timer callback, in one closure. */
@@ -132,7 +148,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (req.signal?.aborted) return this.finish({ kind: 'aborted' });
     req.signal?.addEventListener('abort', this.wake, { once: true });
     this.armWatchdog();
-    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', ...req.headers };
+    // Asked like a browser, so a compressing proxy answers us as it answers the users.
+    const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache', 'accept-encoding': BROWSER_ACCEPT_ENCODING, ...req.headers };
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
@@ -152,7 +169,9 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     const headersAt = this.clock.now();
-    const open: StreamOpen = { status: statusCode, headers: flattenHeaders(util.parseHeaders(rawHeaders)), headersMs: headersAt - this.startedAt, t: headersAt };
+    const headers = flattenHeaders(util.parseHeaders(rawHeaders));
+    const contentEncoding = statusCode === 200 ? decodedEncoding(headers['content-encoding']) : undefined;
+    const open: StreamOpen = { status: statusCode, headers, headersMs: headersAt - this.startedAt, t: headersAt, contentEncoding };
     this.open = open;
     this.callbacks.onOpen?.(open);
     if (this.finished) return false;
@@ -168,6 +187,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     }
     this.lastByteAt = headersAt;
     this.decoder = new SseDecoder(this, this.req.maxLineBytes, this.lastEventId);
+    if (contentEncoding !== undefined) this.startDecompressor(contentEncoding);
     if (this.req.silenceTimeoutMs > 0) this.armWatchdog();
     return true;
   }
@@ -175,7 +195,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   onData(chunk: Buffer): boolean {
     if (this.body === 'events') {
       this.lastByteAt = this.clock.now();
-      this.decoder?.push(chunk, this.lastByteAt);
+      if (this.decompressor !== undefined) this.decompressor.write(chunk);
+      else this.decoder?.push(chunk, this.lastByteAt);
     } else if (this.excerpt !== undefined) {
       this.excerpt.push(chunk);
       this.excerptBytes += chunk.length;
@@ -186,12 +207,19 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
 
   onComplete(): void {
     if (this.body === 'excerpt') return this.endExcerpt();
+    // The decompressor may still hold the last events: the stream ends once it has let them out.
+    if (this.decompressor !== undefined) return void this.decompressor.end();
+    this.completeEvents();
+  }
+
+  private completeEvents(): void {
     this.decoder?.end(this.clock.now());
     this.finish(this.stopReason ?? (this.terminalEvent ? { kind: 'clean-terminal' } : { kind: 'clean-no-terminal' }));
   }
 
   onError(error: Error): void {
     if (this.body === 'excerpt' && this.open !== undefined) return this.endExcerpt();
+    this.decompressor?.destroy();
     const outer = this.req.signal;
     this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
   }
@@ -253,11 +281,30 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     this.abortRequest?.();
   }
 
+  /**
+   * Decoded as it arrives: each flushed block of a compressing proxy yields its events at once.
+   * A sync flush at the end lets a stream cut mid-block still give what it decoded.
+   */
+  private startDecompressor(encoding: DecodedEncoding): void {
+    const flush = { flush: zlibConstants.Z_SYNC_FLUSH, finishFlush: zlibConstants.Z_SYNC_FLUSH };
+    let decompressor: Transform;
+    if (encoding === 'br') decompressor = createBrotliDecompress({ flush: zlibConstants.BROTLI_OPERATION_FLUSH, finishFlush: zlibConstants.BROTLI_OPERATION_FLUSH });
+    else if (encoding === 'gzip') decompressor = createGunzip(flush);
+    else decompressor = new DeflateDecompressor(flush);
+    decompressor.on('data', (chunk: Buffer) => {
+      if (this.body === 'events') this.decoder?.push(chunk, this.clock.now());
+    });
+    decompressor.on('end', () => this.completeEvents());
+    decompressor.on('error', (error: NodeJS.ErrnoException) => this.drop({ kind: 'abrupt-close', code: error.code ?? 'Z_DATA_ERROR' }));
+    this.decompressor = decompressor;
+  }
+
   /** The status line said enough: keep the first bytes of the body as evidence, then drop it. */
   private endExcerpt(): void {
     const status = this.open?.status ?? 0;
     const bodyExcerpt = Buffer.concat(this.excerpt ?? []).subarray(0, BODY_EXCERPT_BYTES).toString('utf8');
-    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfterSeconds(this.open?.headers['retry-after']) });
+    const location = this.open?.headers.location;
+    this.drop({ kind: 'http-error', status, bodyExcerpt, retryAfterSeconds: parseRetryAfterSeconds(this.open?.headers['retry-after']), ...(location === undefined ? {} : { location }) });
   }
 
   /** Ends with `end` and lets the connection go: what the body still holds is not wanted. */
@@ -277,6 +324,42 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   }
 }
 
+/** The coding to undo for a `Content-Encoding` value, or undefined for identity (or one we cannot decode). */
+function decodedEncoding(value: string | undefined): DecodedEncoding | undefined {
+  const coding = value?.trim().toLowerCase();
+  if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
+  if (coding === 'deflate' || coding === 'br') return coding;
+  return undefined;
+}
+
+/**
+ * HTTP's `deflate` should be zlib-wrapped (RFC 9110 §8.4.1.2), but some servers send raw
+ * deflate; browsers accept both, so the first byte decides, as theirs does.
+ */
+class DeflateDecompressor extends Transform {
+  private inner: Transform | undefined;
+
+  constructor(private readonly options: { flush: number; finishFlush: number }) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.inner === undefined) {
+      // A zlib header's low nibble is 8 (the deflate method).
+      this.inner = (chunk[0]! & 0x0f) === 8 ? createInflate(this.options) : createInflateRaw(this.options);
+      this.inner.on('data', (data: Buffer) => this.push(data));
+      this.inner.on('error', (error) => this.destroy(error));
+    }
+    this.inner.write(chunk, () => done());
+  }
+
+  override _flush(done: (error?: Error | null) => void): void {
+    if (this.inner === undefined) return done();
+    this.inner.once('end', () => done());
+    this.inner.end();
+  }
+}
+
 /** Where undici's dispatch options send a request for `url`: its origin, and the path with the query. */
 export function requestTarget(url: string): { origin: string; path: string } {
   const parsed = new URL(url);
@@ -292,25 +375,85 @@ export const LOCAL_LIMIT_CODES: readonly string[] = ['EMFILE', 'ENFILE'];
 /** Error codes that mean nothing answered at all: no server there, or no route to it. */
 export const UNREACHABLE_CODES: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL'];
 
+/** How a request failed, in the words both streams and JSON requests report. */
+export type TransportFailureKind = 'unreachable' | 'timeout' | 'tls' | 'protocol' | 'closed-before-answer' | 'reset' | 'abrupt-close' | 'local-limit';
+
+/** Failures the target must fix (or the user's URL or trust store): no retry helps, and a run that never got past one cannot judge anything. */
+export const FATAL_TRANSPORT_KINDS: readonly TransportFailureKind[] = ['unreachable', 'tls', 'protocol'];
+
+/** Certificate problems: the server's certificate chain is not one this machine trusts. */
+const CERTIFICATE_CODES = /^(DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_[A-Z_]+|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+const TLS_CODES = /^(ERR_SSL_|ERR_TLS_|EPROTO$)/;
+const PROTOCOL_CODES = /^(HPE_|UND_ERR_HEADERS_OVERFLOW$|UND_ERR_RES_EXCEEDED_MAX_SIZE$)/;
+
+/**
+ * An error code as a failure kind. `beforeAnswer`: no status line and headers had arrived, so a
+ * plain close means the server hung up mid-headers (or speaks TLS on that port), not mid-body.
+ */
+export function transportFailureKind(code: string, beforeAnswer: boolean): TransportFailureKind {
+  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
+  if (LOCAL_LIMIT_CODES.includes(code)) return 'local-limit';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
+  if (CERTIFICATE_CODES.test(code) || TLS_CODES.test(code)) return 'tls';
+  if (PROTOCOL_CODES.test(code)) return 'protocol';
+  if (code === 'ECONNRESET') return 'reset';
+  return beforeAnswer ? 'closed-before-answer' : 'abrupt-close';
+}
+
+/** One line in plain words: what failed, why it matters, and what to do about it. */
+export function describeTransportFailure(kind: TransportFailureKind, code: string): string {
+  const known = code === 'UNKNOWN' ? '' : ` (${code})`;
+  switch (kind) {
+    case 'unreachable':
+      return `nothing answered${known}: is the server running and the URL right?`;
+    case 'timeout':
+      return `no answer in time${known}`;
+    case 'tls':
+      return CERTIFICATE_CODES.test(code)
+        ? `TLS failed: the server's certificate is not trusted here${known}; trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (never in production)`
+        : `TLS failed: the server does not speak TLS on this port${known}; use http:// for a plain port, or the port that serves https`;
+    case 'protocol':
+      return code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE'
+        ? `the response headers are larger than any HTTP client accepts${known}: a header loop or a misconfigured proxy`
+        : `the answer is not HTTP${known}: something other than an HTTP server listens on this port`;
+    case 'closed-before-answer':
+      return `the server closed the connection before a complete HTTP answer${known}; if this port serves https, use https://`;
+    case 'reset':
+      return `the connection was reset${known}`;
+    case 'abrupt-close':
+      return `the server closed the connection in the middle of the answer${known}`;
+    case 'local-limit':
+      return `this machine is out of file descriptors${known}: the tool's limit, not the target's`;
+  }
+}
+
 function classifyRequestError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
-  const code = errorCode(error);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') return { kind: 'timeout', phase: 'connect', code };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', phase: 'headers', code };
-  if (UNREACHABLE_CODES.includes(code)) {
-    return { kind: 'unreachable', code, message: (error as Error).message };
-  }
-  return brokenConnection(code);
+  return endOf(error, true);
 }
 
 function classifyBodyError(error: unknown, outer: AbortSignal | undefined): StreamEnd {
   if (outer?.aborted) return { kind: 'aborted' };
-  return brokenConnection(errorCode(error));
+  return endOf(error, false);
 }
 
-function brokenConnection(code: string): StreamEnd {
-  if (LOCAL_LIMIT_CODES.includes(code)) return { kind: 'local-limit', code };
-  return code === 'ECONNRESET' ? { kind: 'reset', code } : { kind: 'abrupt-close', code };
+function endOf(error: unknown, beforeAnswer: boolean): StreamEnd {
+  const code = errorCode(error);
+  const kind = transportFailureKind(code, beforeAnswer);
+  const message = (error as Error).message;
+  switch (kind) {
+    case 'timeout':
+      return { kind: 'timeout', phase: code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connect' : 'headers', code };
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+      return { kind, code, message };
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return { kind, code };
+  }
 }
 
 /** undici wraps socket errors; the useful code may sit on the error or its cause. */
@@ -324,6 +467,8 @@ export function errorCode(error: unknown): string {
       if (fallback === 'UNKNOWN') fallback = code;
     }
     if (current instanceof errors.SocketError && /reset/i.test(current.message)) return 'ECONNRESET';
+    // undici's parser names what it expected, not a code, when the bytes are not HTTP at all.
+    if (current instanceof errors.HTTPParserError || (current as Error).name === 'HTTPParserError') return 'HPE_INVALID_RESPONSE';
     current = current.cause;
   }
   return fallback;

@@ -2,7 +2,7 @@ import type { Profile } from './target.js';
 import { cachedPer } from './cachedPer.js';
 import type { SseEvent } from './sseDecoder.js';
 
-/** The fields of a contract event's JSON data (CONTRACT.md "Stream endpoint rules"). */
+/** The fields of a contract event's JSON data (docs/contract.md "Stream endpoint rules"). */
 export interface ContractEventData {
   generation_id?: unknown;
   status?: unknown;
@@ -31,11 +31,14 @@ export function parseEventData(event: SseEvent): ContractEventData | undefined {
  * regular expression), so the hot path of a fast stream stays a scan of each event's data.
  */
 export const terminalEventTest = cachedPer((profile: Profile): ((event: SseEvent) => boolean) => {
-  const { statuses, stages, eventTypes } = profile.terminal;
+  const { statuses, stages, eventTypes, data: endData } = profile.terminal;
   const words = [...statuses, ...stages];
   const mentionsWord = words.length === 0 ? undefined : new RegExp(words.map(escapeRegExp).join('|'));
+  // Terminal data is short (`[DONE]`): longer data is not compared at all.
+  const longestEndData = Math.max(0, ...endData.map((text) => text.length));
   return (event) => {
     if (event.event !== undefined && eventTypes.includes(event.event)) return true;
+    if (event.data.length <= longestEndData + 2 && endData.includes(event.data.trim())) return true;
     if (mentionsWord === undefined || !mentionsWord.test(event.data)) return false;
     const data = parseEventData(event);
     return data !== undefined && (statuses.includes(data.status as string) || stages.includes(data.stage as string));

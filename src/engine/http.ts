@@ -1,5 +1,5 @@
 import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
-import { LOCAL_LIMIT_CODES, UNREACHABLE_CODES, errorCode, flattenHeaders, requestTarget } from './connection.js';
+import { errorCode, flattenHeaders, requestTarget, transportFailureKind, type TransportFailureKind } from './connection.js';
 import { parseRetryAfterSeconds } from './delay.js';
 
 /** One agent per run: it carries the connect timeout every request and stream shares. */
@@ -20,7 +20,7 @@ export interface HttpExchange {
 /** The target could not be reached at all: a value, so callers decide what it means for them. */
 export interface HttpFailure {
   /** `local-limit`: this process is out of file descriptors (the tool's limit, see `LOCAL_LIMIT_CODES`). */
-  readonly failure: 'unreachable' | 'timeout' | 'reset' | 'abrupt-close' | 'local-limit';
+  readonly failure: TransportFailureKind;
   readonly code: string;
   readonly message: string;
   readonly latencyMs: number;
@@ -118,7 +118,7 @@ class JsonExchange implements Dispatcher.DispatchHandler {
   onError(error: Error): void {
     if (this.finished) return;
     const code = errorCode(error);
-    this.finish({ failure: failureKind(code), code, message: error.message, latencyMs: performance.now() - this.started });
+    this.finish({ failure: transportFailureKind(code, this.status === 0), code, message: error.message, latencyMs: performance.now() - this.started });
   }
 
   private answer(): void {
@@ -133,14 +133,6 @@ class JsonExchange implements Dispatcher.DispatchHandler {
     this.req.signal?.removeEventListener('abort', this.onOuterAbort);
     this.resolve(result);
   }
-}
-
-/** A failed request's error code in the words the stream ends use. */
-export function failureKind(code: string): HttpFailure['failure'] {
-  if (UNREACHABLE_CODES.includes(code)) return 'unreachable';
-  if (LOCAL_LIMIT_CODES.includes(code)) return 'local-limit';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  return code === 'ECONNRESET' ? 'reset' : 'abrupt-close';
 }
 
 export function isHttpFailure(result: HttpExchange | HttpFailure): result is HttpFailure {

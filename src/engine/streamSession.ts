@@ -3,10 +3,11 @@ import type { TargetOptions } from './target.js';
 import type { Profile } from './target.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
-import { openStream, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
+import { StreamProgress } from './streamProgress.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
@@ -40,6 +41,15 @@ export interface SessionCallbacks extends StreamCallbacks {
 
 export type SessionStop = Extract<PolicyDecision, { action: 'stop' }>;
 
+/** Why a target never gave one usable answer: its code and the failure in plain words, with the remedy. */
+export interface NeverAnswered {
+  readonly code: string;
+  readonly description: string;
+}
+
+/** Before any answer, these end the session: nothing there, or nothing that speaks HTTP(S) as asked. */
+const NEVER_ANSWERED_KINDS: readonly string[] = [...FATAL_TRANSPORT_KINDS, 'closed-before-answer'];
+
 /** What a session did, in numbers. */
 export interface SessionResult {
   readonly connections: number;
@@ -53,7 +63,9 @@ export interface SessionResult {
   readonly lastEventId: string;
   readonly lastEnd: StreamEnd | undefined;
   /** Set when the target never answered at all: the tool cannot diagnose what it cannot reach. */
-  readonly unreachable: { readonly code: string; readonly message: string } | undefined;
+  readonly unreachable: NeverAnswered | undefined;
+  /** Set when the token endpoint answered 200 with a token no client can use (see `TokenResult`): why, in one line. */
+  readonly unusableToken: string | undefined;
   readonly startedAt: number;
   readonly endedAt: number;
 }
@@ -114,6 +126,7 @@ class StreamSession implements StreamCallbacks {
   private lastEnd: StreamEnd | undefined;
   private resume = false;
   private freshTokenNext = true;
+  private readonly progress = new StreamProgress();
 
   constructor(
     private readonly options: SessionOptions,
@@ -142,8 +155,8 @@ class StreamSession implements StreamCallbacks {
       } else {
         const streamOutcome = this.streamEnded(await openStream(this.announceConnection(step.url), this));
         const { end } = streamOutcome;
-        if (end.kind === 'unreachable' && !this.answered) {
-          return this.finish({ action: 'stop', reason: `unreachable (${end.code})`, gaveUp: false }, { code: end.code, message: end.message });
+        if (!this.answered && NEVER_ANSWERED_KINDS.includes(end.kind) && 'code' in end) {
+          return this.neverAnswered(end.kind as TransportFailureKind, end.code);
         }
         outcome = streamOutcome;
       }
@@ -182,13 +195,15 @@ class StreamSession implements StreamCallbacks {
     const result = await api.requestToken(generationId, { signal: this.options.signal });
     this.callbacks.onTokenResult?.(result);
     if ('failure' in result) {
-      if (!this.answered && result.failure.failure === 'unreachable') {
-        return { stop: this.finish({ action: 'stop', reason: `unreachable (${result.failure.code})`, gaveUp: false }, result.failure) };
+      if (!this.answered && NEVER_ANSWERED_KINDS.includes(result.failure.failure)) {
+        return { stop: this.neverAnswered(result.failure.failure, result.failure.code) };
       }
-      return { outcome: { kind: 'token-failed', failure: `${result.failure.failure} ${result.failure.code}` } };
+      return { outcome: { kind: 'token-failed', failure: result.failure.failure, code: result.failure.code } };
     }
     this.answered = true;
     this.count(result.exchange.status);
+    // Not the client model's call: the same request gets the same unusable answer, so no model may retry it.
+    if ('unusable' in result) return { stop: this.finish({ action: 'stop', reason: result.unusable, gaveUp: false }, undefined, result.unusable) };
     if (result.ok) {
       this.streamUrl = result.token.streamUrl;
       return { url: result.token.streamUrl };
@@ -201,6 +216,7 @@ class StreamSession implements StreamCallbacks {
     const { options } = this;
     const { limits } = options.profile;
     const lastEventId = this.resume ? this.lastEventId : '';
+    this.progress.connectionStarted();
     this.callbacks.onConnecting?.({ attempt: this.streams.length + 1, url, lastEventId });
     return {
       url,
@@ -224,7 +240,8 @@ class StreamSession implements StreamCallbacks {
     if (result.lastEventId !== '') this.lastEventId = result.lastEventId;
     if (result.terminalEvent) this.sawTerminal = true;
     this.callbacks.onStreamEnd?.(result);
-    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents: result.events, serverRetryMs: result.retryMs };
+    const newEvents = this.progress.connectionEnded(result.events);
+    return { kind: 'stream', end: result.end, sawTerminal: result.terminalEvent !== undefined, newEvents, serverRetryMs: result.retryMs };
   }
 
   onOpen(open: StreamOpen): void {
@@ -234,6 +251,7 @@ class StreamSession implements StreamCallbacks {
   }
 
   onEvent(event: SseEvent): void {
+    this.progress.event(event);
     this.callbacks.onEvent?.(event);
   }
 
@@ -248,7 +266,12 @@ class StreamSession implements StreamCallbacks {
     else this.responses = this.responses.concat([[status, 1]]);
   }
 
-  private finish(stop: SessionStop, unreachable?: { code: string; message: string }): SessionResult {
+  private neverAnswered(kind: TransportFailureKind, code: string): SessionResult {
+    const description = describeTransportFailure(kind, code);
+    return this.finish({ action: 'stop', reason: description, gaveUp: false }, { code, description });
+  }
+
+  private finish(stop: SessionStop, unreachable?: NeverAnswered, unusableToken?: string): SessionResult {
     return {
       connections: this.streams.length,
       tokenRequests: this.tokenRequests,
@@ -260,6 +283,7 @@ class StreamSession implements StreamCallbacks {
       lastEventId: this.lastEventId,
       lastEnd: this.lastEnd,
       unreachable,
+      unusableToken,
       startedAt: this.startedAt,
       endedAt: this.clock.now(),
     };

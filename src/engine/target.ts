@@ -24,11 +24,13 @@ export interface ProfileLimits {
   generationTimeoutSeconds: number;
 }
 
-/** What makes an event terminal: any of its status, stage or SSE event type. */
+/** What makes an event terminal: any of its status, stage, SSE event type or whole data. */
 export interface ProfileTerminal {
   statuses: string[];
   stages: string[];
   eventTypes: string[];
+  /** Data that ends a stream by itself, compared whole after trimming: OpenAI-style `[DONE]`. */
+  data: string[];
 }
 
 /** Prompts the create endpoint receives for check and replay fixtures. */
@@ -50,8 +52,8 @@ export interface ProfileClient {
 
 /** A contract profile: data, never code. */
 export interface Profile {
-  name: 'generations' | 'generic';
-  /** Whether streams are reached through the token endpoint (generations) or opened directly (generic). */
+  name: 'generations' | 'generic' | 'openai';
+  /** Whether streams are reached through the token endpoint (generations) or opened directly (generic, openai). */
   usesTokens: boolean;
   paths: ProfilePaths;
   limits: ProfileLimits;
@@ -74,4 +76,6 @@ export interface TargetOptions {
   readonly headersTimeoutMs: number;
   /** Longest pending line the SSE decoder holds before calling the stream broken. */
   readonly maxLineBytes: number;
+  /** Field names (dotted paths) of a JSON-lines log for `analyze`: time, client, method, path, status, durationMs, bytes, events. */
+  readonly logFields?: Readonly<Record<string, string>>;
 }

@@ -4,14 +4,29 @@ export interface TokenDiagnosis {
   readonly next: string;
 }
 
-/** Plain-words reading of a token endpoint status (CONTRACT.md "Token endpoint rules"). */
-export function diagnoseTokenStatus(status: number, detail: string, retryAfterSeconds: number | undefined, fallbackWaitSeconds: number): TokenDiagnosis {
+/**
+ * Plain-words reading of a token endpoint status (docs/contract.md "Token endpoint rules"). The
+ * server's detail is not repeated here: callers show it on its own.
+ */
+export function diagnoseTokenStatus(status: number, retryAfterSeconds: number | undefined, fallbackWaitSeconds: number, tokenUsable = status === 200): TokenDiagnosis {
+  if (status >= 200 && status < 300 && !tokenUsable) {
+    return {
+      meaning: `the token endpoint answered ${status} without a usable token (the body must be JSON with sse_token a string)`,
+      next: 'do not retry: the same request gets the same body; fix the token endpoint',
+    };
+  }
+  if (status >= 300 && status < 400) {
+    return {
+      meaning: `the token endpoint answered ${status}, a redirect (the Location is in the detail)`,
+      next: 'do not retry: sse-doctor does not follow redirects; point --base-url at the final URL',
+    };
+  }
   switch (status) {
     case 200:
       return { meaning: 'a stream token was issued', next: 'open the stream_url within expires_in seconds; the token works once' };
     case 400:
       return {
-        meaning: `the generation cannot be streamed: it is already terminal${detail ? ` (${detail})` : ''}`,
+        meaning: 'the generation cannot be streamed: it is already terminal',
         next: 'do not retry: show the final status (GET the generation) or the error to the user',
       };
     case 401:
@@ -26,10 +41,10 @@ export function diagnoseTokenStatus(status: number, detail: string, retryAfterSe
         next: 'do not retry: check the generation id and that the bearer is its owner',
       };
     case 422:
-      return { meaning: `the request was rejected as invalid${detail ? ` (${detail})` : ''}`, next: 'do not retry: fix the request' };
+      return { meaning: 'the request was rejected as invalid', next: 'do not retry: fix the request' };
     case 429:
       return {
-        meaning: `too many token requests for this generation${detail ? ` (${detail})` : ''}`,
+        meaning: 'too many token requests for this generation',
         next:
           retryAfterSeconds === undefined
             ? `wait ${fallbackWaitSeconds} s (no Retry-After header was sent) before any new token request; a retry loop is what got you here`
@@ -38,10 +53,10 @@ export function diagnoseTokenStatus(status: number, detail: string, retryAfterSe
     default:
       if (status >= 500) {
         return {
-          meaning: `the server failed (${status})${detail ? `: ${detail}` : ''}`,
+          meaning: `the server failed (${status})`,
           next: 'retry with backoff (2, 4, 8, 16, 32 s) at most 5 times; if the generation is terminal, the server should answer 400, not 5xx',
         };
       }
-      return { meaning: `unexpected status ${status}${detail ? `: ${detail}` : ''}`, next: 'compare with CONTRACT.md: the token endpoint answers 200, 400, 401, 404 or 429' };
+      return { meaning: `unexpected status ${status}`, next: 'compare with docs/contract.md: the token endpoint answers 200, 400, 401, 404 or 429' };
   }
 }

@@ -123,7 +123,7 @@ export const JUDGE_CASES: readonly JudgeCase[] = [
     title: 'the connection cut mid-stream, repeatedly',
     scheduled: true,
     advice:
-      'Seed 000, Test Case 4: "Frontend retries with exponential backoff (2s, 4s, 8s, 16s, 32s)", "Max 5 retry attempts"; each reconnect sends Last-Event-ID so the stream resumes where it stopped (CONTRACT.md).',
+      'Seed 000, Test Case 4: "Frontend retries with exponential backoff (2s, 4s, 8s, 16s, 32s)", "Max 5 retry attempts"; each reconnect sends Last-Event-ID so the stream resumes where it stopped (docs/contract.md).',
     token: () => forward,
     stream: (n, policy) => {
       if (n === 1) return { kind: 'stream', events: [CONNECTED, progressAt(0.1), progressAt(0.2)], then: 'cut', label: 'cut after 3 events' };
@@ -155,7 +155,7 @@ export const JUDGE_CASES: readonly JudgeCase[] = [
   {
     name: 'silence',
     title: 'the stream goes silent past the client\u2019s threshold',
-    advice: 'CONTRACT.md: "on a dropped connection or 15 s of silence: reconnect with a fresh token and Last-Event-ID": a stream that sends nothing for that long is dead; close it and reconnect.',
+    advice: 'docs/contract.md: "on a dropped connection or 15 s of silence: reconnect with a fresh token and Last-Event-ID": a stream that sends nothing for that long is dead; close it and reconnect.',
     token: () => forward,
     stream: (n) => (n === 1 ? { kind: 'stream', events: [CONNECTED, progressAt(0.1)], then: 'hold', label: 'went silent after 2 events' } : NORMAL_STREAM),
     grade: (record, policy) => {
@@ -198,7 +198,7 @@ export const JUDGE_CASES: readonly JudgeCase[] = [
     name: 'token-expiry',
     title: 'a stream token refused with 401',
     advice:
-      'Seed 002 and CONTRACT.md: a stream token is single use and expires: fetch a fresh one (POST .../stream-token) before every reconnect and never present a refused token again.',
+      'Seed 002 and docs/contract.md: a stream token is single use and expires: fetch a fresh one (POST .../stream-token) before every reconnect and never present a refused token again.',
     token: () => forward,
     stream: (n) => (n === 1 ? { kind: 'refuse', status: 401, detail: 'Invalid or expired stream token', stops: false } : NORMAL_STREAM),
     grade: (record) => {

@@ -1,4 +1,4 @@
-import type { ClientModelName } from '../engine/clientPolicy.js';
+import type { ClientChoice } from '../engine/clientPolicy.js';
 import type { TargetOptions } from '../engine/target.js';
 
 /** How virtual clients arrive: a fixed population that loops (closed) or a fixed arrival rate (open). */
@@ -20,7 +20,8 @@ export interface LoadPlan {
   readonly maxRequests: number | undefined;
   /** Existing generation ids to use instead of creating generations. */
   readonly ids: readonly string[] | undefined;
-  readonly client: ClientModelName;
+  /** A built-in model, or one measured by `analyze --client-model`. */
+  readonly client: ClientChoice;
   /**
    * First three octets (`127.0.1`) of the loopback source addresses this process binds its
    * sockets to, one address per block of clients; undefined lets the system choose.

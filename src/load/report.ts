@@ -50,6 +50,13 @@ export interface LoadReport {
   readonly warnings: readonly string[];
 }
 
+/**
+ * Without an error gate of the user's (`--threshold` on errorRate or errors), a run whose errors
+ * pass this share of its requests fails: a load test that errs on one request in twenty is not a
+ * pass, whatever else held (README, `load`).
+ */
+export const DEFAULT_MAX_ERROR_RATE = 0.05;
+
 // Above this, the tool's own event loop was late enough to inflate the latencies it measured.
 const LAG_WARNING_MS = 50;
 /** One stall this long delays everything in flight at that moment, whatever the p99 says. */
@@ -86,7 +93,7 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     processes: part.processes,
     eventLoopLagMs: lag,
   };
-  const results = thresholds.map((threshold): ThresholdResult => {
+  const results: ThresholdResult[] = thresholds.map((threshold): ThresholdResult => {
     const { subject } = threshold;
     let actual: number;
     if (subject.kind === 'figure') actual = figureOf(metrics, subject.figure, errorCount);
@@ -95,6 +102,7 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
     else actual = histograms[subject.metric]!.getValueAtPercentile(subject.stat.percentile) / 1000;
     return { threshold: threshold.expression, actual, ok: thresholdHolds(threshold, actual) };
   });
+  results.push(...defaultGates(part, thresholds, metrics.errorRate));
   const warnings: string[] = [];
   const localLimitErrors = Object.entries(part.errors).reduce((sum, [kind, count]) => (kind.endsWith('local-limit') ? sum + count : sum), 0);
   if (localLimitErrors > 0) {
@@ -119,9 +127,23 @@ export function buildLoadReport(part: LoadPart, thresholds: readonly Threshold[]
       tokenRequest: second.tokenRequest === undefined ? undefined : percentilesOf(second.tokenRequest),
     })),
     thresholds: results,
-    verdict: results.every((result) => result.ok) ? 'pass' : 'fail',
+    // An interrupted run measured less than was asked: never a pass.
+    verdict: results.every((result) => result.ok) && !part.stoppedEarly ? 'pass' : 'fail',
     warnings,
   };
+}
+
+/**
+ * The gates every run has: something succeeded (a stream opened, or a token issued under
+ * --token-spam), and the default error-rate bound unless the user set an error gate of their own.
+ */
+function defaultGates(part: LoadPart, thresholds: readonly Threshold[], errorRate: number): ThresholdResult[] {
+  const succeeded = part.settings.mode === 'token-spam' ? (part.responses.token['200'] ?? 0) : part.counters.streamsOpened;
+  const what = part.settings.mode === 'token-spam' ? 'tokens issued' : 'streams opened';
+  const gates: ThresholdResult[] = [{ threshold: `${what} > 0 (default)`, actual: succeeded, ok: succeeded > 0 }];
+  const userGatesErrors = thresholds.some(({ subject }) => subject.kind === 'figure' && (subject.figure === 'errorRate' || subject.figure === 'errors'));
+  if (!userGatesErrors) gates.push({ threshold: `errorRate<=${DEFAULT_MAX_ERROR_RATE} (default)`, actual: errorRate, ok: errorRate <= DEFAULT_MAX_ERROR_RATE });
+  return gates;
 }
 
 function figureOf(metrics: LoadMetrics, figure: ThresholdFigure, errorCount: number): number {

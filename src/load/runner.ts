@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import type { Dispatcher } from 'undici';
-import { createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
+import { clientLabel, createClientModel, type PolicyDecision } from '../engine/clientPolicy.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { errorCode, requestTarget, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
+import { errorCode, requestTarget, transportFailureKind, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
-import { failureKind, isHttpFailure } from '../engine/http.js';
+import { isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import type { SseEvent, SseNotice } from '../engine/sseDecoder.js';
 import { runStreamSession, sessionTarget, type SessionCallbacks } from '../engine/streamSession.js';
@@ -183,7 +183,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
       recorder.answer('token', response.statusCode);
       if (response.statusCode >= 300 && response.statusCode !== 429) recorder.error(`token-${response.statusCode}`);
     } catch (error) {
-      recorder.error(`token-${failureKind(errorCode(error))}`);
+      recorder.error(`token-${transportFailureKind(errorCode(error), true)}`);
     }
     return true;
   };
@@ -267,7 +267,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     arrival: plan.arrival.kind,
     clients: plan.arrival.kind === 'closed' ? plan.arrival.clients : 0,
     ratePerSecond: plan.arrival.kind === 'open' ? plan.arrival.ratePerSecond : 0,
-    client: plan.client,
+    client: clientLabel(plan.client),
     target: directUrl !== undefined ? redactStreamUrl(directUrl) : target.baseUrl,
   };
   return recorder.finish(settings, options.signal?.aborted === true);
@@ -301,6 +301,9 @@ export function errorKind(end: StreamEnd): string | undefined {
       return end.kind;
   }
 }
+
+/** Ends where the stream was still open when it stopped, so the silence it was in had not ended. */
+const STOPPED_WHILE_OPEN: readonly StreamEnd['kind'][] = ['aborted', 'silence', 'max-duration'];
 
 /** What every flow of a run records into. */
 interface FlowContext {
@@ -386,6 +389,9 @@ class FlowMeasures implements SessionCallbacks {
     if (this.streamIsOpen) {
       this.streamIsOpen = false;
       recorder.streamClosed();
+      // A silence still open when the stream was stopped (the run's end, a watchdog, the duration
+      // bound) is a gap too: a stream silent for the run's last seconds must count as silent.
+      if (STOPPED_WHILE_OPEN.includes(result.end.kind) && result.open) recorder.latency('gap', result.endedAt - (this.lastArrival > 0 ? this.lastArrival : result.open.t));
       // A stream cut by the end of the run would only drag the durations down.
       if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
     }

@@ -32,6 +32,9 @@ export async function runWorkers(
   const children = Array.from({ length: workers }, (_, index) => {
     const share: LoadPlan = { ...planShare(plan, index, workers), sourceNetwork: plan.sourceNetwork && loopbackSourceNetwork(plan.target, index) };
     const child = fork(new URL('./worker.js', import.meta.url), [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    // A channel that breaks (the worker stopped by the same Ctrl-C) surfaces here as EPIPE; its
+    // exit says what it means for the run, so the error itself is not a crash.
+    child.on('error', () => {});
     const done = new Promise<LoadPart>((resolve, reject) => {
       child.on('message', (message: FromWorker) => {
         if (message.kind === 'second') {

@@ -37,7 +37,11 @@ interface ConfigFile {
   connectTimeoutMs?: number;
   headersTimeoutMs?: number;
   maxLineBytes?: number;
+  logFields?: Record<string, string>;
 }
+
+/** The fields `logFields` may name. */
+const LOG_FIELDS = ['time', 'client', 'method', 'path', 'status', 'durationMs', 'bytes', 'events'];
 
 /**
  * Defaults, then the config file, then `SSE_DOCTOR_*` env vars, then flags: one typed,
@@ -78,6 +82,7 @@ export function resolveTargetOptions(
     connectTimeoutMs: flags.connectTimeout ?? checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
     headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
     maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
+    logFields: checkLogFields(file.logFields ?? {}),
   });
 }
 
@@ -114,7 +119,7 @@ function readConfigFile(explicitPath: string | undefined, cwd: string): ConfigFi
     throw new ConfigError(`${path}: not valid JSON (${(error as Error).message})`, { cause: error });
   }
   if (!isPlainObject(parsed)) throw new ConfigError(`${path}: expected a JSON object at the top level`);
-  const known = ['baseUrl', 'auth', 'otherAuth', 'headers', 'profile', 'connectTimeoutMs', 'headersTimeoutMs', 'maxLineBytes'];
+  const known = ['baseUrl', 'auth', 'otherAuth', 'headers', 'profile', 'connectTimeoutMs', 'headersTimeoutMs', 'maxLineBytes', 'logFields'];
   for (const key of Object.keys(parsed)) {
     if (!known.includes(key)) throw new ConfigError(`${key}: unknown config key${suggest(key, known)}`);
   }
@@ -174,6 +179,15 @@ function checkHeaderRecord(value: unknown, path: string): Record<string, string>
   for (const [name, headerValue] of Object.entries(value)) {
     if (typeof headerValue !== 'string') throw new ConfigError(`${path}.${name}: expected a string`);
     checkHeaderName(name, `${path}.${name}`);
+  }
+  return value as Record<string, string>;
+}
+
+function checkLogFields(value: unknown): Record<string, string> {
+  if (!isPlainObject(value)) throw new ConfigError('logFields: expected an object of field names to JSON paths');
+  for (const [name, path] of Object.entries(value)) {
+    if (!LOG_FIELDS.includes(name)) throw new ConfigError(`logFields.${name}: unknown field${suggest(name, LOG_FIELDS)} (known: ${LOG_FIELDS.join(', ')})`);
+    if (typeof path !== 'string' || path === '') throw new ConfigError(`logFields.${name}: expected a field name (dotted paths allowed)`);
   }
   return value as Record<string, string>;
 }

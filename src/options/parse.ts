@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { DELAY_RANGE_MS } from '../engine/delay.js';
 
 /*
  * The value grammars every flag uses, as commander `argParser`s: commander names the flag in
@@ -45,9 +46,16 @@ export function commaList(value: string, previous: readonly string[] | undefined
   return [...(previous ?? []), ...value.split(',').map((item) => item.trim()).filter((item) => item !== '')];
 }
 
-/** `2s,4s,8s` -> [2000, 4000, 8000]: a list of durations in the one grammar. */
-export function durationList(raw: string): number[] {
+/** A wait the client policy takes (`--silence`): a duration within the range every delay is clamped to. */
+export function delay(raw: string): number {
+  const ms = duration(raw);
+  if (ms > DELAY_RANGE_MS.max) throw new InvalidArgumentError(`at most ${DELAY_RANGE_MS.max / 60_000}m`);
+  return ms;
+}
+
+/** `2s,4s,8s` -> [2000, 4000, 8000]: a schedule of waits (`--retry-delays`). */
+export function delayList(raw: string): number[] {
   const items = raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (items.length === 0) throw new InvalidArgumentError('expected durations separated by commas, e.g. 2s,4s,8s');
-  return items.map(duration);
+  return items.map(delay);
 }

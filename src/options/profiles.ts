@@ -1,6 +1,6 @@
 import type { Profile, ProfileClient, ProfileFixtures, ProfileLimits, ProfilePaths, ProfileTerminal } from '../engine/target.js';
 
-export const PROFILE_NAMES = ['generations', 'generic'] as const;
+export const PROFILE_NAMES = ['generations', 'generic', 'openai'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
 const contractLimits: ProfileLimits = {
@@ -34,6 +34,7 @@ const contractTerminal: ProfileTerminal = {
   statuses: ['completed', 'failed', 'cancelled'],
   stages: ['complete', 'terminal', 'error', 'timeout'],
   eventTypes: [],
+  data: [],
 };
 
 const contractFixtures: ProfileFixtures = {
@@ -57,7 +58,19 @@ export const BUILTIN_PROFILES: Readonly<Record<ProfileName, Profile>> = {
     usesTokens: false,
     paths: { ...contractPaths, stream: '/generic/stream' },
     limits: contractLimits,
-    terminal: { ...contractTerminal, eventTypes: ['complete', 'error'] },
+    // `[DONE]` too: any SSE URL may be an LLM stream, and no other stream sends that as its data.
+    terminal: { ...contractTerminal, eventTypes: ['complete', 'error'], data: ['[DONE]'] },
+    fixtures: contractFixtures,
+    client: contractClient,
+  },
+  // OpenAI-style chat completion chunks: the stream ends with `data: [DONE]`, and an error
+  // arrives as an `error` event (or a JSON body with "error") before the close.
+  openai: {
+    name: 'openai',
+    usesTokens: false,
+    paths: { ...contractPaths, stream: '/v1/chat/completions' },
+    limits: contractLimits,
+    terminal: { statuses: [], stages: [], eventTypes: ['error'], data: ['[DONE]'] },
     fixtures: contractFixtures,
     client: contractClient,
   },

@@ -114,7 +114,7 @@ export function createScenarioContext(
         },
       );
       if (session.unreachable) {
-        throw new UnreachableError(`${target.baseUrl}: unreachable (${session.unreachable.code}); is the server running and the base URL right?`);
+        throw new UnreachableError(`${target.baseUrl}: ${session.unreachable.description}`);
       }
       return { session, observed: observer.stats, events, resumes };
     },

@@ -1,33 +1,20 @@
-import { Chalk } from 'chalk';
-import { EXIT_CODES, UsageError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import type { ClientModelName } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
 import type { TargetOptions } from '../engine/target.js';
-import { replayJson } from '../reporters/replayJson.js';
-import { replayPretty } from '../reporters/replayPretty.js';
 import { createScenarioContext } from './context.js';
 import { loadScenario } from './registry.js';
 import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings, type Scenario } from './scenario.js';
 
-
-/** Where a replay writes, and what it can be stopped by. */
-export interface ReplayIo {
-  readonly stdout: NodeJS.WritableStream;
+/** What stops a replay, and the callbacks it reports through (it never writes anywhere itself). */
+export interface ReplayHooks {
   readonly signal?: AbortSignal;
-  readonly json?: boolean;
-  readonly color?: boolean;
   readonly clock?: Clock;
   /** A scenario starts (for a spinner on stderr)… */
   readonly onScenarioStart?: (scenario: string, clients: readonly ClientModelName[]) => void;
-  /** …and ends, before its report is written. */
-  readonly onScenarioEnd?: (scenario: string) => void;
-}
-
-/** What a replay produced, and the exit code it deserves (1 when any verdict failed). */
-export interface ReplayOutcome {
-  readonly reports: readonly ReplayReport[];
-  readonly exitCode: number;
+  /** …and ends with one report per client model (none when it threw). */
+  readonly onScenarioEnd?: (scenario: Scenario, reports: readonly ReplayReport[]) => void;
 }
 
 /**
@@ -66,30 +53,30 @@ export async function replayScenario(
 }
 
 /**
- * Runs scenarios (built-in names or module paths) one after the other against `target` and
- * writes their reports to `io.stdout`: pretty as each finishes, or one JSON document at the end
- * (an object for a single report, an array otherwise). Ctrl-C (`io.signal`) stops the running
- * scenario at once, skips the rest, and still reports what ran. Used by `sse-doctor replay`.
+ * Runs scenarios (built-in names or module paths) one after the other against `target`,
+ * reporting each through `hooks.onScenarioEnd` as it finishes. Ctrl-C (`hooks.signal`) stops the
+ * running scenario at once and skips the rest; the reports of what ran are still returned.
  */
 export async function runScenarios(
   names: readonly string[],
   target: TargetOptions,
-  io: ReplayIo,
+  hooks: ReplayHooks = {},
   settings: Partial<ReplaySettings> = {},
-): Promise<ReplayOutcome> {
+): Promise<ReplayReport[]> {
   if (!target.profile.usesTokens) throw new UsageError(`replay: the ${target.profile.name} profile has no token endpoint; the scenarios replay token-based incidents (use --profile generations)`);
   const resolved: ReplaySettings = { ...DEFAULT_REPLAY_SETTINGS, ...settings };
   const scenarios = await Promise.all(names.map((name) => loadScenario(name)));
-  const c = new Chalk({ level: io.color ? 1 : 0 });
   const reports: ReplayReport[] = [];
   for (const scenario of scenarios) {
-    if (io.signal?.aborted) break;
-    io.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
-    const scenarioReports = await replayScenario(scenario, target, resolved, io).finally(() => io.onScenarioEnd?.(scenario.name));
+    if (hooks.signal?.aborted) break;
+    hooks.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
+    let scenarioReports: ReplayReport[] = [];
+    try {
+      scenarioReports = await replayScenario(scenario, target, resolved, hooks);
+    } finally {
+      hooks.onScenarioEnd?.(scenario, scenarioReports);
+    }
     reports.push(...scenarioReports);
-    if (!io.json) io.stdout.write(replayPretty(scenario, scenarioReports, c));
   }
-  if (io.json) io.stdout.write(replayJson(reports));
-  const failed = reports.some((report) => report.verdict === 'fail');
-  return { reports, exitCode: failed ? EXIT_CODES.findings : EXIT_CODES.ok };
+  return reports;
 }

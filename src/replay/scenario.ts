@@ -4,8 +4,7 @@ import type { GenerationsApi } from '../engine/generationsApi.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
 import type { ObservedStats } from '../engine/streamObserver.js';
 import type { SessionCallbacks, SessionResult } from '../engine/streamSession.js';
-import type { TargetOptions } from '../engine/target.js';
-import type { Profile } from '../engine/target.js';
+import type { Profile, TargetOptions } from '../engine/target.js';
 import type { FaultProxy, FaultProxyCallbacks, FaultRules } from '../proxy/faultProxy.js';
 import type { ReplayMetrics } from './metrics.js';
 

@@ -9,7 +9,7 @@ export function renderCheckGithub(report: CheckReport): string {
   for (const result of report.results) {
     if (result.status !== 'fail' && result.status !== 'warn') continue;
     const level = result.status === 'fail' || report.summary.strict ? 'error' : 'warning';
-    lines.push(`::${level} title=${property(`${result.id}: ${result.title}`)}::${data(result.message)}`);
+    lines.push(`::${level} title=${property(`${result.id} (${result.layer ?? 'backend'}): ${result.title}`)}::${data(result.message)}`);
   }
   for (const problem of report.summary.problems) lines.push(`::error title=sse-doctor check::${data(problem)}`);
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;

@@ -14,19 +14,26 @@ export function renderCheckJunit(report: CheckReport): string {
   const cases = report.results.map((result) => {
     const open = `    <testcase name="${xml(result.id)}" classname="${groupOf(result)}" time="${seconds(result.durationMs)}">`;
     const evidence = formatEvidence(result.evidence).join('\n');
-    const body = `${result.message}${evidence ? `\n\nevidence:\n${evidence}` : ''}`;
+    const where = result.layer === undefined ? '' : `\n\nlayer: ${result.layer}${result.fix === undefined ? '' : `\nfix (${result.layer}): ${result.fix}`}`;
+    const body = `${result.message}${where}${evidence ? `\n\nevidence:\n${evidence}` : ''}`;
     if (failsRun(result.status)) {
       return `${open}\n      <failure message="${xml(result.title)}" type="${result.severity}">${xml(body)}</failure>\n    </testcase>`;
     }
     if (result.status === 'skip') return `${open}\n      <skipped message="${xml(result.message)}"/>\n    </testcase>`;
     return `${open}\n      <system-out>${xml(body)}</system-out>\n    </testcase>`;
   });
+  // What kept the run from being a pass besides its rules (an interruption, a fixture, nothing exercised): a CI error, never a silent green.
+  const runErrors = [...(summary.interrupted ? ['interrupted (Ctrl-C): the report covers only what ran'] : []), ...summary.problems].map(
+    (message) => `    <testcase name="run" classname="sse-doctor" time="0">\n      <error message="${xml(message)}" type="${summary.interrupted ? 'interrupted' : 'blocked'}"/>\n    </testcase>`,
+  );
+  const tests = report.results.length + runErrors.length;
   const name = `sse-doctor check (${summary.profile})`;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="sse-doctor" tests="${report.results.length}" failures="${failures}" errors="0" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
-    `  <testsuite name="${xml(name)}" tests="${report.results.length}" failures="${failures}" errors="0" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
+    `<testsuites name="sse-doctor" tests="${tests}" failures="${failures}" errors="${runErrors.length}" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
+    `  <testsuite name="${xml(name)}" tests="${tests}" failures="${failures}" errors="${runErrors.length}" skipped="${summary.skipped}" time="${seconds(summary.durationMs)}">`,
     `    <properties><property name="target" value="${xml(summary.target)}"/></properties>`,
+    ...runErrors,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -41,7 +41,7 @@ export function renderCheckTable(report: CheckReport, endpoints: EndpointLabels,
     findings.forEach((result, index) => {
       lines.push(
         '',
-        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity})`)} ${result.title}`,
+        `${index + 1}. ${badge(result.status)} ${c.bold(result.id)} ${c.dim(`(${result.severity}, layer: ${result.layer ?? 'backend'})`)} ${result.title}`,
         `   ${result.message}`,
       );
       const evidence = formatEvidence(result.evidence);
@@ -50,6 +50,7 @@ export function renderCheckTable(report: CheckReport, endpoints: EndpointLabels,
   }
   const { summary } = report;
   lines.push('');
+  if (summary.interrupted) lines.push(c.red('! interrupted (Ctrl-C): the report covers only what ran, and is not a pass'));
   for (const problem of summary.problems) lines.push(c.red(`! ${problem}`));
   const fixtures = Object.entries(summary.fixtures).map(([role, id]) => `${role} ${id}`).join(', ');
   if (fixtures !== '') lines.push(c.dim(`fixtures: ${fixtures}`));

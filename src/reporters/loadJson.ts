@@ -39,6 +39,7 @@ export function loadJson(report: LoadReport): string {
     settings: report.settings,
     shardsMerged: report.shardsMerged,
     stoppedEarly: report.stoppedEarly,
+    interrupted: report.stoppedEarly,
     warnings: report.warnings,
   })}\n`;
 }

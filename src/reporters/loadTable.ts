@@ -1,3 +1,4 @@
+import { describeTransportFailure, type TransportFailureKind } from '../engine/connection.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import { LATENCY_METRICS, type LatencyMetric } from '../load/part.js';
@@ -23,7 +24,7 @@ export function loadTable(report: LoadReport, c: ChalkInstance): string {
     settings.arrival === 'open' ? `${settings.ratePerSecond} clients/s (open model)` : `${count(settings.clients)} clients (closed model)`;
   lines.push(
     c.bold(`sse-doctor load: ${settings.mode === 'token-spam' ? 'token spam' : 'streams'} against ${settings.target}`),
-    c.dim(`${who}, ${settings.client} client, ${(metrics.durationMs / 1000).toFixed(1)} s, ${metrics.processes} process${metrics.processes === 1 ? '' : 'es'}${report.shardsMerged.length > 0 ? `, shards ${report.shardsMerged.join(',')}` : ''}${report.stoppedEarly ? ', stopped early' : ''}`),
+    c.dim(`${who}, ${settings.client} client, ${(metrics.durationMs / 1000).toFixed(1)} s, ${metrics.processes} process${metrics.processes === 1 ? '' : 'es'}${report.shardsMerged.length > 0 ? `, shards ${report.shardsMerged.join(',')}` : ''}${report.stoppedEarly ? ', interrupted (Ctrl-C): not a pass' : ''}`),
     '',
   );
 
@@ -53,7 +54,7 @@ export function loadTable(report: LoadReport, c: ChalkInstance): string {
   const errorKinds = Object.entries(metrics.errors).sort(([, a], [, b]) => b - a);
   if (errorKinds.length > 0) {
     const errors = new Table({ head: ['error', 'count'], style: { head: [], border: [] } });
-    for (const [kind, n] of errorKinds) errors.push([kind, count(n)]);
+    for (const [kind, n] of errorKinds) errors.push([`${describeLoadError(kind)} ${c.dim(`(${kind})`)}`, count(n)]);
     lines.push(errors.toString(), '');
   }
 
@@ -77,4 +78,30 @@ function describeResponses(responses: LoadReport['metrics']['responses']): strin
     if (statuses.length > 0) parts.push(`${endpoint} ${statuses.join(' ')}`);
   }
   return parts.join('; ') || 'none';
+}
+
+const TRANSPORT_KINDS: readonly TransportFailureKind[] = ['unreachable', 'timeout', 'tls', 'protocol', 'closed-before-answer', 'reset', 'abrupt-close', 'local-limit'];
+
+const STREAM_END_WORDS: Readonly<Record<string, string>> = {
+  'closed-without-terminal': 'stream closed without a terminal event',
+  'timeout-connect': 'stream: could not connect in time',
+  'timeout-headers': 'stream: no response headers in time',
+  silence: 'stream went silent (client watchdog)',
+  lingered: 'stream stayed open after its terminal event',
+  'max-duration': 'stream outlived the duration cap',
+  'wrong-content-type': 'stream was not text/event-stream',
+  'line-too-long': 'stream sent an event too long to hold',
+};
+
+/** A load error's key (`token-abrupt-close`, `http-502`) in plain words; the key stays beside it for scripts. */
+export function describeLoadError(kind: string): string {
+  const words = STREAM_END_WORDS[kind];
+  if (words !== undefined) return words;
+  const dash = kind.indexOf('-');
+  const phase = kind.slice(0, dash);
+  const what = kind.slice(dash + 1);
+  const where = phase === 'create' ? 'create request' : phase === 'token' ? 'token request' : 'stream';
+  if (/^\d+$/.test(what)) return `${where} answered HTTP ${what}`;
+  const transport = (TRANSPORT_KINDS as readonly string[]).includes(kind) ? kind : what;
+  return (TRANSPORT_KINDS as readonly string[]).includes(transport) ? `${where}: ${describeTransportFailure(transport as TransportFailureKind, 'UNKNOWN')}` : kind;
 }

@@ -22,6 +22,15 @@ export interface TailSummary {
   readonly events: number;
   readonly heartbeats: number;
   readonly longestGapMs: number;
+  /** The first connection: from the request to its headers, and to its first event (ms). */
+  readonly headersMs: number | null;
+  readonly firstEventMs: number | null;
+  /** The longest an event was held back on its way, by its own timestamp (null: no timestamps). */
+  readonly heldBackMs: number | null;
+  /** The idle timeout the stream was cut by, when two connections were cut after the same silence. */
+  readonly idleTimeoutMs: number | null;
+  /** Events were held back past the limit: a buffering proxy (or compression) in the path. */
+  readonly buffered: boolean;
   readonly reconnects: number;
   readonly tokenRequests: number;
   readonly duplicates: number;
@@ -32,4 +41,6 @@ export interface TailSummary {
   readonly endedHow: string;
   readonly stopReason: string;
   readonly ok: boolean;
+  /** Stopped by Ctrl-C: the summary covers what ran. */
+  readonly interrupted: boolean;
 }

@@ -41,7 +41,8 @@ function eventLine(item: Extract<TailItem, { kind: 'event' }>, at: (t: number) =
   const type = (item.event ?? 'message').padEnd(13);
   const id = item.id !== null ? `#${item.id}`.padEnd(5) : '     ';
   const head = `${at(item.t)} Δ${gap(item.gapMs).padStart(6)} ${c.dim(id)} ${c.bold(type)}`;
-  if (!fields) return `${head} ${truncate(item.data, 100)}`;
+  // Data that is not a contract event (a chat chunk, plain text) is its own content.
+  if (!fields || Object.values(fields).every((value) => value === undefined)) return `${head} ${truncate(item.data, 100)}`;
   const state = [fields.status, fields.stage].filter(Boolean).join('/');
   const progress = fields.progress !== undefined ? `${Math.round(fields.progress * 100)}%`.padStart(4) : '    ';
   const colour = fields.status === 'failed' ? c.red : fields.status === 'completed' ? c.green : (text: string) => text;
@@ -73,12 +74,21 @@ function tailSummaryTable(summary: TailSummary, c: ChalkInstance): string {
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });
-  const verdict = summary.ok ? c.green('ok: terminal event, clean close') : c.red('not ok');
+  const verdict = summary.interrupted
+    ? c.red('interrupted (Ctrl-C): not ok')
+    : summary.ok
+      ? c.green('ok: terminal event, clean close')
+      : c.red(summary.buffered ? 'not ok: events held back on the way (buffering in the path)' : summary.idleTimeoutMs !== null ? 'not ok: cut by an idle timeout in the path' : 'not ok');
+  const ms = (value: number | null) => (value === null ? '-' : gap(value));
   table.push(
     { duration: seconds(summary.durationMs) },
     { events: String(summary.events) },
     { heartbeats: String(summary.heartbeats) },
     { 'longest gap': gap(summary.longestGapMs) },
+    { 'headers after': ms(summary.headersMs) },
+    { 'first event after': ms(summary.firstEventMs) },
+    { 'held back': summary.heldBackMs === null ? '- (no timestamps)' : gap(summary.heldBackMs) },
+    ...(summary.idleTimeoutMs === null ? [] : [{ 'idle timeout': `about ${gap(summary.idleTimeoutMs)} (cut after the same silence twice)` }]),
     { reconnects: String(summary.reconnects) },
     { 'token requests': String(summary.tokenRequests) },
     { 'duplicate ids': String(summary.duplicates) },

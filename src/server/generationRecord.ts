@@ -13,7 +13,7 @@ export interface GenerationRecord {
   readonly failing: boolean;
 }
 
-/** A prompt naming the word `fail` makes a generation that fails (CONTRACT.md "Fixtures"). */
+/** A prompt naming the word `fail` makes a generation that fails (docs/contract.md "Fixtures"). */
 const FAILING_PROMPT = /\bfail\b/i;
 
 /** Generations kept in memory (records and each process's replicas); beyond this the oldest goes, so load runs stay bounded. */

@@ -110,7 +110,8 @@ export async function issueStreamToken(context: GenerationRoutesContext, req: In
   sendJson(res, 200, {
     sse_token: token,
     expires_in: settings.timings.tokenTtlMs / 1000,
-    stream_url: `/api/generations/generate/${id}/stream?token=${token}`,
+    // Seed 002's shape: relative to the API root, without the token (the client adds `?token=`).
+    stream_url: `/generations/generate/${id}/stream`,
     generation_id: id,
   });
 }

@@ -2,7 +2,7 @@ import type { ServerTimings } from './settings.js';
 import { MAX_GENERATIONS, type GenerationRecord } from './generationRecord.js';
 import type { SharedState } from './sharedState.js';
 
-/** The lifecycle of CONTRACT.md: `pending -> processing -> completed | failed | cancelled`. */
+/** The lifecycle of docs/contract.md: `pending -> processing -> completed | failed | cancelled`. */
 export type GenerationStatus = 'pending' | 'processing' | 'completed' | 'failed' | 'cancelled';
 
 /** The SSE `event:` types a generation's log holds. */

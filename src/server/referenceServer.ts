@@ -28,7 +28,7 @@ export interface ReferenceServerOptions {
 
 /** A running reference server. */
 export interface ReferenceServer {
-  /** `http://HOST:PORT/api`, the base URL every CONTRACT.md path is relative to. */
+  /** `http://HOST:PORT/api`, the base URL every docs/contract.md path is relative to. */
   readonly baseUrl: string;
   readonly port: number;
   /** Event streams open right now. */
@@ -45,7 +45,7 @@ const LISTEN_BACKLOG = 4096;
  */
 const KEEP_ALIVE_TIMEOUT_MS = 5000;
 
-/** Starts the reference implementation of CONTRACT.md, plus the generic stream, under `/api`. */
+/** Starts the reference implementation of docs/contract.md, plus the generic stream, under `/api`. */
 export async function startReferenceServer(options: ReferenceServerOptions = {}): Promise<ReferenceServer> {
   const settings = resolveSettings(options.faults ?? [], options.timings ?? {});
   const state = options.sharedState ?? new LocalSharedState(settings.timings);

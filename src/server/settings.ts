@@ -1,6 +1,6 @@
 /**
  * The reference server's knobs: the faults it can be told to inject and the timings it runs on.
- * Each fault breaks exactly one rule of CONTRACT.md, so a check that flags it can be tested alone.
+ * Each fault breaks exactly one rule of docs/contract.md, so a check that flags it can be tested alone.
  */
 export const FAULT_NAMES = [
   'immediate-close',

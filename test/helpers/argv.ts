@@ -5,17 +5,22 @@ import type { CliContext } from '../../src/cli/context.js';
 /** What argv parsed into, or the one-line error commander or the options step gave instead. */
 export type Parsed = { readonly options: unknown } | { readonly error: string };
 
+/** A context that connects to nothing: output goes to `stderr` (or nowhere), no terminal, no colour. */
+export function quietContext(env: NodeJS.ProcessEnv = {}, stderr: NodeJS.WritableStream = new Writable({ write: (_chunk, _encoding, done) => done() })): CliContext {
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  return { stdout: sink, stderr, env, colorStdout: false, colorStderr: false, stderrIsTty: false, stdin: process.stdin, signal: new AbortController().signal };
+}
+
 /** Parses `sse-doctor <argv>` into the options its command would run with; nothing runs, nothing connects. */
 export async function parseArgv(argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Parsed> {
   let errors = '';
-  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
   const stderr = new Writable({
     write: (chunk: Buffer, _encoding, done) => {
       errors += chunk.toString();
       done();
     },
   });
-  const context: CliContext = { stdout: sink, stderr, env, colorStdout: false, colorStderr: false, stderrIsTty: false, signal: new AbortController().signal };
+  const context = quietContext(env, stderr);
   let parsed: Parsed | undefined;
   const program = buildProgram('0.0.0', context, async (_spec, options) => {
     parsed = { options };

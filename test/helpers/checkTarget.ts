@@ -2,9 +2,8 @@ import { tmpdir } from 'node:os';
 import { runCheck, type CheckOptions } from '../../src/check/runner.js';
 import type { CheckReport, RuleResult } from '../../src/check/types.js';
 import { resolveTargetOptions } from '../../src/options/options.js';
-import type { TargetOptions } from '../../src/engine/target.js';
+import type { Profile, ProfileLimits, TargetOptions } from '../../src/engine/target.js';
 import { BUILTIN_PROFILES } from '../../src/options/profiles.js';
-import type { Profile, ProfileLimits } from '../../src/engine/target.js';
 
 /**
  * Reference server timings short enough for tests. A generation of 1.5 s keeps its burst of

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createBrotliCompress, createDeflate, createGzip } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 
 /** A route of a misbehaving server: it gets the raw request and response and does its worst. */
@@ -62,4 +63,23 @@ export function splitBytes(text: string | Buffer, size: number): Buffer[] {
   const pieces: Buffer[] = [];
   for (let offset = 0; offset < bytes.length; offset += size) pieces.push(bytes.subarray(offset, offset + size));
   return pieces;
+}
+
+/**
+ * Writes `events` compressed with `encoding` as a compressing proxy does with flushing on:
+ * one flushed block per event, `delayMs` apart, then the end of the compressed stream.
+ */
+export function writeCompressed(res: ServerResponse, encoding: 'gzip' | 'deflate' | 'br', events: string[], delayMs: number, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { ...sseHeaders, 'content-encoding': encoding, ...headers });
+  const compressor = encoding === 'gzip' ? createGzip() : encoding === 'deflate' ? createDeflate() : createBrotliCompress();
+  compressor.on('data', (chunk: Buffer) => res.write(chunk));
+  compressor.on('end', () => res.end());
+  let index = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    if (index >= events.length) return void compressor.end();
+    compressor.write(events[index++]);
+    compressor.flush(() => setTimeout(next, delayMs));
+  };
+  next();
 }

@@ -153,7 +153,7 @@
     open(grant);
   }
 
-  // stream_url comes in every shape backends use (CONTRACT.md): absent, relative to the API root,
+  // stream_url comes in every shape backends use (docs/contract.md): absent, relative to the API root,
   // origin-relative, absolute, with or without the token.
   function streamUrl(grant) {
     const apiUrl = new URL(api);

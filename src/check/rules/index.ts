@@ -3,7 +3,7 @@ import { streamTokenExpiry, streamTokenInvalid, streamTokenRequired, streamToken
 import { streamDurationCap, streamFailedGeneration, streamResume, streamTerminalGeneration } from './streamLifecycle.js';
 import { streamConnectedFirst, streamEventSchema, streamHeaders, streamProxyHints, streamTraceId } from './streamShape.js';
 import { streamCleanClose, streamCloseAfterTerminal, streamHeartbeat, streamNoBuffering, streamTerminalEvent } from './streamTiming.js';
-import { tokenAuth, tokenIssue, tokenOwner, tokenUnknownId } from './tokenAccess.js';
+import { tokenAuth, tokenIssue, tokenOwner, tokenStreamUrl, tokenUnknownId } from './tokenAccess.js';
 import { tokenRateLimit, tokenRetryAfter } from './tokenRateLimit.js';
 import { tokenTerminalCompleted, tokenTerminalFailed } from './tokenTerminal.js';
 
@@ -13,6 +13,7 @@ export const RULES: readonly Rule[] = [
   tokenOwner,
   tokenUnknownId,
   tokenIssue,
+  tokenStreamUrl,
   tokenTerminalFailed,
   tokenTerminalCompleted,
   tokenRateLimit,

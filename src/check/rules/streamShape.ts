@@ -1,7 +1,7 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
 import { isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
 import type { Available, CheckContext, ObservedStream } from '../context.js';
-import { readableStream, seconds, streamEvidence } from '../evidence.js';
+import { proxyInPath, readableStream, seconds, streamEvidence } from '../evidence.js';
 import type { RecordedStream } from '../recording.js';
 import { fail, pass, skip, warn, type Rule } from '../types.js';
 
@@ -58,7 +58,21 @@ export const streamHeaders: Rule = {
     if (!/\bno-(cache|store)\b/i.test(headers['cache-control'] ?? '')) problems.push('Cache-Control lacks no-cache (a cache may hold or replay the stream)');
     if (headers['content-length'] !== undefined) problems.push('Content-Length is set (an SSE stream has no known length; proxies wait for all of it)');
     const encoding = headers['content-encoding'];
-    if (encoding !== undefined && encoding !== 'identity') problems.push(`Content-Encoding is ${encoding} (compression buffers events until a block fills)`);
+    const compressed = encoding !== undefined && encoding !== 'identity';
+    if (problems.length === 0 && compressed) {
+      // Browsers ask for gzip and get it; whoever compresses is the one to stop.
+      const proxy = proxyInPath(headers);
+      return fail(
+        `the stream is compressed (Content-Encoding: ${encoding}${proxy === undefined ? '' : `, through ${proxy}`}) for a browser's Accept-Encoding: gzip, deflate, br`,
+        'a compressor holds events until its block fills or it is flushed, so they arrive late and in bursts; some clients cannot read a compressed event stream at all',
+        proxy === undefined
+          ? 'turn compression off for text/event-stream responses (exclude the stream route from the compression middleware)'
+          : `turn compression off for text/event-stream in ${proxy} (nginx: drop text/event-stream from gzip_types, or gzip off in the stream location)`,
+        evidence,
+        proxy === undefined ? 'backend' : 'proxy',
+      );
+    }
+    if (compressed) problems.push(`Content-Encoding is ${encoding} (compression buffers events until a block fills)`);
     if (problems.length > 0) {
       return fail(
         `the stream's response headers are wrong: ${problems.join('; ')}`,
@@ -76,6 +90,7 @@ export const streamTraceId: Rule = {
   severity: 'error',
   group: 'stream',
   title: 'the stream response carries an X-Trace-ID header',
+  contractConvention: true,
   why: 'X-Trace-ID ties a broken stream seen by a user to the server\'s logs at 3 a.m.',
   profiles: ['generations', 'generic'],
   async run(ctx) {
@@ -116,15 +131,26 @@ export const streamProxyHints: Rule = {
     };
     const { heartbeatSeconds, streamMaxSeconds } = ctx.profile.limits;
     const notes: string[] = [];
-    if (headers['x-accel-buffering']?.toLowerCase() !== 'no') notes.push('X-Accel-Buffering: no is missing (nginx buffers the stream by default)');
+    const explained: string[] = [];
+    const proxy = proxyInPath(headers);
+    if (headers['x-accel-buffering']?.toLowerCase() !== 'no') {
+      // nginx reads the hint and never forwards it: its absence behind nginx says nothing.
+      if (proxy === 'nginx') explained.push('X-Accel-Buffering is not seen because nginx, in the path, consumes it (it is addressed to nginx); stream.no-buffering judges whether nginx buffered');
+      else notes.push('X-Accel-Buffering: no is missing (nginx buffers the stream by default)');
+    }
+    // The two X- limits are this contract's own headers: no other server is expected to send them.
+    if (!ctx.profile.usesTokens) {
+      if (notes.length > 0) return warn(notes.join('; '), 'send X-Accel-Buffering: no on the stream route so a proxy in front does not buffer it', evidence);
+      return pass(explained[0] ?? 'X-Accel-Buffering: no present', evidence);
+    }
     const maxSeconds = Number(headers['x-stream-max-seconds']);
     if (headers['x-stream-max-seconds'] === undefined) notes.push('X-Stream-Max-Seconds is missing (clients cannot tell a cap from a drop)');
     else if (!(maxSeconds <= streamMaxSeconds)) notes.push(`X-Stream-Max-Seconds is ${headers['x-stream-max-seconds']}, above the profile's ${streamMaxSeconds} s`);
     const interval = Number(headers['x-heartbeat-interval']);
     if (headers['x-heartbeat-interval'] === undefined) notes.push('X-Heartbeat-Interval is missing (clients cannot size their silence watchdog)');
     else if (!(interval <= heartbeatSeconds)) notes.push(`X-Heartbeat-Interval is ${headers['x-heartbeat-interval']}, above the profile's ${heartbeatSeconds} s`);
-    if (notes.length > 0) return warn(`${notes.join('; ')}. Fix: send these headers on the stream route so proxies and clients can adapt`, evidence);
-    return pass('X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval present', evidence);
+    if (notes.length > 0) return warn([...notes, ...explained].join('; '), 'send these headers on the stream route so proxies and clients can adapt', evidence);
+    return pass(explained.length > 0 ? `X-Stream-Max-Seconds and X-Heartbeat-Interval present; ${explained.join('; ')}` : 'X-Accel-Buffering: no, X-Stream-Max-Seconds and X-Heartbeat-Interval present', evidence);
   },
 };
 
@@ -139,10 +165,13 @@ export const streamConnectedFirst: Rule = {
     const main = await readableMainStream(ctx);
     if (!main.ok) return skip(main.reason);
     const first = main.value.events[0];
-    const openAt = main.value.result.open!.t;
+    const { open, startedAt } = main.value.result;
     const limitMs = ctx.profile.limits.firstEventSeconds * 1000;
     const data = first ? parseEventData(first) : undefined;
-    const evidence = { ...streamEvidence(main.value), firstEventMs: first ? Math.round(first.t - openAt) : undefined, firstEvent: first?.data.slice(0, 200) };
+    // From the request, not the headers: a proxy that holds the headers back with the first event
+    // makes the two arrive together, however late.
+    const firstEventMs = first ? first.t - startedAt : undefined;
+    const evidence = { ...streamEvidence(main.value), firstEventMs: firstEventMs === undefined ? undefined : Math.round(firstEventMs), firstEvent: first?.data.slice(0, 200) };
     if (first === undefined) {
       return fail(
         'the stream sent no event at all',
@@ -159,15 +188,27 @@ export const streamConnectedFirst: Rule = {
         evidence,
       );
     }
-    if (first.t - openAt > limitMs) {
+    if (firstEventMs! > limitMs) {
+      const proxy = proxyInPath(open!.headers);
+      if (open!.headersMs > limitMs) {
+        return fail(
+          `the headers and the connected event came ${seconds(firstEventMs!)} after the request, held back together (headers after ${seconds(open!.headersMs)})`,
+          'something in the path buffers the whole response, headers included: the client sees a hanging request, then everything at once',
+          proxy === undefined
+            ? 'send the headers and the connected event at once and flush; if a proxy sits in front, turn its buffering off for the stream route'
+            : `turn buffering off for the stream route in ${proxy} (nginx: proxy_buffering off, proxy_http_version 1.1, and do not ignore X-Accel-Buffering)`,
+          evidence,
+          proxy === undefined ? 'backend' : 'proxy',
+        );
+      }
       return fail(
-        `the connected event came ${seconds(first.t - openAt)} after the headers, more than ${seconds(limitMs)}`,
+        `the connected event came ${seconds(firstEventMs!)} after the request (${seconds(first.t - open!.t)} after the headers), more than ${seconds(limitMs)}`,
         'a buffering proxy or a slow first write leaves the client unsure the stream is live',
         'write and flush the connected event immediately after the headers',
         evidence,
       );
     }
-    return pass(`"connected" ${Math.round(first.t - openAt)} ms after the headers`, evidence);
+    return pass(`"connected" ${Math.round(firstEventMs!)} ms after the request`, evidence);
   },
 };
 

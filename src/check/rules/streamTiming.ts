@@ -1,23 +1,36 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
 import { parseEventData } from '../../engine/contractEvents.js';
-import { seconds, streamEvidence } from '../evidence.js';
-import { closeAfterTerminal, heldBackEvents, longestSilence, type TimedEvent } from '../timing.js';
-import { fail, pass, skip, type Rule } from '../types.js';
+import { proxyInPath, seconds, streamEvidence } from '../evidence.js';
+import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from '../../engine/heldBack.js';
+import { longestSilence } from '../../engine/silence.js';
+import { closeAfterTerminal } from '../timing.js';
+import type { IdleCut } from '../context.js';
+import { fail, pass, skip, type Layer, type Rule } from '../types.js';
 import { readableMainStream } from './streamShape.js';
 
-/** Events that arrive this close together count as one burst (evidence only). */
-const BURST_GAP_MS = 15;
-/**
- * An event held back longer than this (or half the heartbeat interval, when shorter) was
- * buffered: the contract's "bursts of events whose own timestamps span seconds".
- */
-const MAX_HELD_BACK_MS = 1000;
+
+/** An idle cut in words: where it most likely sits, what was seen, and the fix there. */
+function idleTimeout(cut: IdleCut, headers: Readonly<Record<string, string>>): { readonly layer: Layer; readonly seen: string; readonly fix: string } {
+  const timeoutMs = Math.min(...cut.silencesMs);
+  const proxy = proxyInPath(headers);
+  const layer = cut.repeated || proxy !== undefined ? 'proxy' : 'backend';
+  const again = cut.repeated ? `, and a second stream after ${seconds(cut.silencesMs[1]!)}` : '';
+  return {
+    layer,
+    seen:
+      layer === 'proxy'
+        ? `the stream was cut after ${seconds(cut.silencesMs[0]!)} of silence${again}: an idle timeout of about ${seconds(timeoutMs)} somewhere in the path (${proxy ?? 'a proxy or load balancer'}), not the backend`
+        : `the stream was cut after ${seconds(timeoutMs)} of silence (once; a second stream was not cut the same way)`,
+    fix: `send a heartbeat (": heartbeat") at least every ${seconds(timeoutMs / 2)}, half that timeout, or raise the idle timeout above the heartbeat interval (nginx: proxy_read_timeout)`,
+  };
+}
 
 export const streamHeartbeat: Rule = {
   id: 'stream.heartbeat',
   severity: 'error',
   group: 'stream',
   title: 'no silence longer than the heartbeat interval while the stream is open',
+  contractConvention: true,
   why: 'proxies and load balancers cut connections that stay silent, and clients reconnect after 15 s of silence: heartbeats keep the stream alive',
   profiles: ['generations', 'generic'],
   async run(ctx) {
@@ -29,6 +42,13 @@ export const streamHeartbeat: Rule = {
     const silence = longestSilence(openAt, signs, recording.terminalAt ?? recording.result.endedAt);
     const limitMs = ctx.profile.limits.heartbeatSeconds * 1000;
     const evidence = { ...streamEvidence(recording), longestSilenceMs: Math.round(silence.gapMs), silenceEndedAtMs: Math.round(silence.endedAt - openAt), limitMs };
+    const cut = await ctx.idleCut();
+    if (cut !== undefined) {
+      // A cut is a failure under any profile: the stream did not survive its own pauses.
+      const idle = idleTimeout(cut, recording.result.open!.headers);
+      const why = 'every stream with a pause that long is cut before it ends, and the client reconnects into the same cut';
+      return { ...fail(idle.seen, why, idle.fix, { ...evidence, cutAfterSilenceMs: cut.silencesMs.map(Math.round) }, idle.layer), severity: 'error' };
+    }
     if (silence.gapMs > limitMs) {
       return fail(
         `the stream was silent for ${seconds(silence.gapMs)}, longer than the ${seconds(limitMs)} heartbeat interval`,
@@ -56,6 +76,11 @@ export const streamTerminalEvent: Rule = {
     const evidence = { ...streamEvidence(recording), terminalEvent: terminal?.data.slice(0, 200), terminalType: terminal?.event };
     if (terminal === undefined) {
       const { terminal: words } = ctx.profile;
+      const cut = await ctx.idleCut();
+      if (cut !== undefined) {
+        const idle = idleTimeout(cut, recording.result.open!.headers);
+        return fail(`the stream ended without a terminal event: ${idle.seen}`, 'the client sees a drop, not an end, and reconnects', idle.fix, evidence, idle.layer);
+      }
       return fail(
         `the stream ended without a terminal event: ${describeEnd(recording.result.end)}`,
         'the client cannot tell "finished" from "dropped", so it reconnects; when the generation is over it does so forever (the seed\'s retry storm)',
@@ -115,6 +140,11 @@ export const streamCleanClose: Rule = {
     const { end } = recording.result;
     const evidence = streamEvidence(recording);
     if (end.kind === 'reset' || end.kind === 'abrupt-close') {
+      const cut = await ctx.idleCut();
+      if (cut !== undefined) {
+        const idle = idleTimeout(cut, recording.result.open!.headers);
+        return fail(`the stream ended with a ${end.kind === 'reset' ? 'connection reset' : 'broken connection'} (${end.code}): ${idle.seen}`, 'clients treat the cut as a network failure and reconnect', idle.fix, evidence, idle.layer);
+      }
       return fail(
         `the stream ended with a ${end.kind === 'reset' ? 'connection reset' : 'broken connection'} (${end.code})${recording.terminalAt === undefined ? ', before any terminal event' : ''}`,
         'clients and proxies treat a reset as a network failure and reconnect; a dropped chunked response may also lose its last events',
@@ -138,18 +168,14 @@ export const streamNoBuffering: Rule = {
     const main = await readableMainStream(ctx);
     if (!main.ok) return skip(main.reason);
     const recording = main.value;
-    const timed: TimedEvent[] = [];
-    for (const event of recording.events) {
-      const timestamp = parseEventData(event)?.timestamp;
-      if (typeof timestamp === 'number') timed.push({ arrivedAt: event.t, producedAt: timestamp * 1000 });
-    }
+    const timed = recording.events.map((event) => timedEvent(event)).filter((event): event is TimedEvent => event !== undefined);
     if (timed.length < 2) return skip('the events carry no "timestamp": buffering cannot be measured', streamEvidence(recording));
     // Whole seconds would read as up to a second of delay: too coarse to judge.
     if (timed.every((event) => Number.isInteger(event.producedAt / 1000))) {
       return skip('the event timestamps are whole seconds: too coarse to measure buffering (send unix seconds with a fraction)', streamEvidence(recording));
     }
-    const limitMs = Math.min(MAX_HELD_BACK_MS, ctx.profile.limits.heartbeatSeconds * 500);
-    const { live, worst } = heldBackEvents(timed, recording.result.open!.t, BURST_GAP_MS);
+    const limitMs = heldBackLimitMs(ctx.profile.limits.heartbeatSeconds * 1000);
+    const { live, worst } = heldBackEvents(timed, recording.result.startedAt, BURST_GAP_MS);
     const evidence = {
       ...streamEvidence(recording),
       timedEvents: timed.length,
@@ -159,11 +185,18 @@ export const streamNoBuffering: Rule = {
       limitMs,
     };
     if (worst !== undefined && worst.extraDelayMs > limitMs) {
+      const { headers, headersMs } = recording.result.open!;
+      const proxy = proxyInPath(headers);
+      const encoding = headers['content-encoding'];
+      const heldHeaders = headersMs > limitMs ? `; the headers were held back too (they came ${seconds(headersMs)} after the request, with the first events)` : '';
       return fail(
-        `an event reached the client ${seconds(worst.extraDelayMs)} later than it was made${worst.burstSize > 1 ? `, in a burst of ${worst.burstSize} events` : ''} (the limit is ${seconds(limitMs)})`,
-        'something between the generator and the client holds events back (a buffering proxy, compression, or a missing flush), so users see nothing and then everything',
-        'flush after every event, send X-Accel-Buffering: no, disable compression on the stream route and proxy buffering (nginx proxy_buffering off)',
+        `an event reached the client ${seconds(worst.extraDelayMs)} later than it was made${worst.burstSize > 1 ? `, in a burst of ${worst.burstSize} events` : ''} (the limit is ${seconds(limitMs)})${heldHeaders}`,
+        `something between the generator and the client holds events back (${proxy === undefined ? 'a buffering proxy, compression, or a missing flush' : `${proxy} in the path`}${encoding ? `, compressing with ${encoding}` : ''}), so users see nothing and then everything`,
+        proxy === undefined
+          ? 'flush after every event, send X-Accel-Buffering: no, disable compression on the stream route and any proxy buffering'
+          : `turn buffering off for the stream route in ${proxy} (nginx: proxy_buffering off, or honour the backend's X-Accel-Buffering: no by taking it out of proxy_ignore_headers; proxy_http_version 1.1${encoding ? '; gzip off' : ''})`,
         evidence,
+        proxy === undefined ? 'backend' : 'proxy',
       );
     }
     return pass(`${live} live events, none held back more than ${Math.round(worst?.extraDelayMs ?? 0)} ms`, evidence);

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { redactStreamUrl } from '../../engine/secrets.js';
+import type { StreamToken } from '../../engine/generationsApi.js';
 import { tokenEvidence, tokenStatus } from '../evidence.js';
-import { fail, pass, skip, warn, type Rule } from '../types.js';
+import { fail, pass, skip, warn, type Evidence, type Rule } from '../types.js';
 
 const DENIED = [401, 403];
 
@@ -112,6 +113,14 @@ export const tokenIssue: Rule = {
     if (!first.ok) return skip(first.reason);
     const { id, result } = first.value;
     if ('failure' in result) return skip(ctx.failureReason(`token ${ctx.api.url('token', id)}`, result.failure));
+    if ('unusable' in result) {
+      return fail(
+        result.unusable,
+        'no client can stream with it, and asking again gets the same answer',
+        'answer 200 with {"sse_token": <non-empty URL-safe string>, "expires_in": <seconds>, "stream_url": <URL string>, "generation_id": <id>}',
+        tokenEvidence(result),
+      );
+    }
     if (!result.ok) {
       return fail(
         `the token endpoint answered ${result.exchange.status} (${result.detail || 'no detail'}) for a running generation of the same user`,
@@ -127,7 +136,7 @@ export const tokenIssue: Rule = {
       ...tokenEvidence(result),
       tokenLength: token.length,
       expiresIn: body.expires_in,
-      streamUrl: typeof body.stream_url === 'string' ? redactStreamUrl(body.stream_url) : undefined,
+      ...streamUrlEvidence(result.token),
       generationId: body.generation_id,
     };
     const problems: string[] = [];
@@ -143,14 +152,54 @@ export const tokenIssue: Rule = {
       );
     }
     if (String(body.generation_id) !== id) {
-      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}: return the id the token is for`, evidence);
+      return warn(`generation_id in the token response is ${JSON.stringify(body.generation_id)}, not ${id}`, 'return the id the token is for', evidence);
     }
     if (body.expires_in !== expected) {
       return warn(
-        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s: set profile.limits.tokenExpiresSeconds if that is intended`,
+        `expires_in is ${String(body.expires_in)} s, the profile expects ${expected} s`,
+        'set profile.limits.tokenExpiresSeconds if that is intended',
         evidence,
       );
     }
     return pass(`200 with a URL-safe token of ${token.length} characters, expires_in ${expected} s and a stream_url`, evidence);
+  },
+};
+
+/** The token answer's stream_url as evidence: its form, whether it held the token, and the URL the tool used (token shortened). */
+function streamUrlEvidence(token: StreamToken): Evidence {
+  return { streamUrlForm: token.shape.form, streamUrlHadToken: token.shape.tokenIncluded, streamUrl: redactStreamUrl(token.streamUrl) };
+}
+
+export const tokenStreamUrl: Rule = {
+  id: 'token.stream-url',
+  severity: 'warn',
+  group: 'token',
+  title: 'stream_url points at the stream for a browser too, not only for a client that knows the API root',
+  why: 'a frontend that hands stream_url to EventSource resolves it against the page; a path relative to the API root (or to nothing) then misses the API and the stream 404s',
+  profiles: ['generations'],
+  async run(ctx) {
+    const first = await ctx.firstToken();
+    if (!first.ok) return skip(first.reason);
+    const { result } = first.value;
+    if (!result.ok) return skip('no usable token answer: see token.issue');
+    const given = String((result.exchange.json as { stream_url?: unknown }).stream_url ?? '');
+    const { form, tokenIncluded } = result.token.shape;
+    const evidence = streamUrlEvidence(result.token);
+    const resolved = new URL(result.token.streamUrl);
+    const path = given.split('?')[0];
+    const withToken = tokenIncluded ? 'with the token in it' : 'without the token (sse-doctor added ?token=, as seed 002\'s frontend does)';
+    if (form === 'api-root-relative' || form === 'path-relative') {
+      const browserSees = form === 'api-root-relative' ? `${resolved.origin}${path}` : `${path} under whatever page the frontend is on`;
+      return warn(
+        `stream_url "${path}" is relative to the API root ${new URL(ctx.target.baseUrl).pathname}, ${withToken}: sse-doctor streamed from ${resolved.origin}${resolved.pathname}, ` +
+          `but a browser that passes it to EventSource resolves it against the page, to ${browserSees}. ` +
+          `Why it matters: a frontend that uses stream_url as given gets a 404, while one that prefixes the API root works (seed 002's frontend builds the URL itself)`,
+        `answer with a path from the origin ("${resolved.pathname}") or an absolute URL, or document that clients prefix the API root`,
+        evidence,
+        'backend',
+      );
+    }
+    const described = { absent: 'absent (the profile\'s stream path was used)', absolute: 'an absolute URL', 'origin-relative': 'a path from the origin' }[form];
+    return pass(`stream_url is ${described}${form === 'absent' ? '' : `, ${withToken}`}`, evidence);
   },
 };

@@ -128,12 +128,13 @@ export const tokenRetryAfter: Rule = {
     const windowSeconds = ctx.profile.limits.tokenRateWindowSeconds;
     if (limited.retryAfterSeconds === undefined) {
       return warn(
-        `the 429 has no Retry-After header: clients fall back to ${ctx.profile.client.rateLimitFallbackSeconds} s or, worse, retry at once. Fix: send Retry-After with the seconds until the window frees a slot`,
+        `the 429 has no Retry-After header: clients fall back to ${ctx.profile.client.rateLimitFallbackSeconds} s or, worse, retry at once`,
+        'send Retry-After with the seconds until the window frees a slot',
         evidence,
       );
     }
     if (limited.retryAfterSeconds > Math.ceil(windowSeconds)) {
-      return warn(`Retry-After is ${limited.retryAfterSeconds} s, longer than the ${windowSeconds} s window: clients wait longer than needed`, evidence);
+      return warn(`Retry-After is ${limited.retryAfterSeconds} s, longer than the ${windowSeconds} s window: clients wait longer than needed`, 'send the seconds until the window frees a slot', evidence);
     }
     return pass(`Retry-After: ${limited.retryAfterSeconds} s`, evidence);
   },

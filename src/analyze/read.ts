@@ -1,0 +1,138 @@
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
+import { createInterface } from 'node:readline';
+import { UsageError } from '../errors.js';
+import type { ProfileTerminal } from '../engine/target.js';
+import type { AnalyzeResult, Analyzer } from './analyzer.js';
+import { HAR_MAX_BYTES, harRecords } from './har.js';
+import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
+import type { LogFormat } from './record.js';
+
+/** What reading one file gave. */
+export interface FileReport {
+  readonly file: string;
+  readonly format: LogFormat;
+  readonly lines: number;
+  readonly records: number;
+  readonly unreadable: number;
+  /** The first few unreadable lines' numbers. */
+  readonly unreadableLines: readonly number[];
+}
+
+/** The whole report: what each file gave, then the analysis of all of them together. */
+export interface AnalyzeReport extends AnalyzeResult {
+  readonly files: readonly FileReport[];
+}
+
+export interface ReadOptions {
+  /** Forces a format instead of detecting it from the first lines. */
+  readonly format: LogFormat | undefined;
+  readonly jsonFields: JsonFieldMap;
+  readonly terminal: ProfileTerminal;
+  readonly stdin: NodeJS.ReadableStream;
+}
+
+/** Lines looked at to tell a file's format before giving up on it. */
+const DETECT_LINES = 20;
+const UNREADABLE_SHOWN = 5;
+const BLANK = /^\s*$/;
+
+function lineReaderFor(format: Exclude<LogFormat, 'har'>, fields: JsonFieldMap): LineReader {
+  switch (format) {
+    case 'nginx':
+      return new NginxReader();
+    case 'uvicorn':
+      return new UvicornReader();
+    case 'applog':
+      return new AppLogReader();
+    case 'jsonl':
+      return new JsonLinesReader(fields);
+  }
+}
+
+function openFile(file: string): Promise<NodeJS.ReadableStream> {
+  const stream = createReadStream(file);
+  return new Promise((resolve, reject) => {
+    stream.once('error', (error: NodeJS.ErrnoException) => reject(new UsageError(`analyze: cannot read ${file} (${error.code ?? error.message})`, { cause: error })));
+    stream.once('open', () => resolve(stream));
+  });
+}
+
+/**
+ * Streams one file (`-`: standard input) line by line into the analyzer. A line it cannot read
+ * is counted; a file it cannot open, or whose format it cannot tell, is a usage error (exit 2).
+ */
+export async function readInto(file: string, analyzer: Analyzer, options: ReadOptions): Promise<FileReport> {
+  const name = file === '-' ? 'stdin' : file;
+  const input: NodeJS.ReadableStream = file === '-' ? options.stdin : await openFile(file);
+  const lines = createInterface({ input, crlfDelay: Infinity });
+  let format = options.format;
+  let reader: LineReader | undefined;
+  let lineNumber = 0;
+  let records = 0;
+  let unreadable = 0;
+  const unreadableLines: number[] = [];
+  const harParts: string[] = [];
+  let harBytes = 0;
+  const emit = (record: Parameters<Analyzer['add']>[0]) => {
+    records++;
+    analyzer.add(record);
+  };
+  const skip = (line: number) => {
+    unreadable++;
+    if (unreadableLines.length < UNREADABLE_SHOWN) unreadableLines.push(line);
+  };
+  try {
+    for await (const line of lines) {
+      lineNumber++;
+      if (format === 'har') {
+        harBytes += line.length + 1;
+        if (harBytes > HAR_MAX_BYTES) throw new UsageError(`analyze: ${name} is a HAR over ${HAR_MAX_BYTES / 1024 / 1024} MB; a HAR is one JSON document and is read whole, so larger ones are refused (split the recording, or export the access log instead)`);
+        harParts.push(line);
+        continue;
+      }
+      if (BLANK.test(line)) continue;
+      if (format === undefined) {
+        format = detectFormat(line);
+        if (format === undefined) {
+          skip(lineNumber);
+          if (lineNumber >= DETECT_LINES) break;
+          continue;
+        }
+        if (format === 'har') {
+          harParts.push(line);
+          harBytes += line.length + 1;
+          continue;
+        }
+      }
+      if (reader === undefined) {
+        reader = lineReaderFor(format, options.jsonFields);
+        analyzer.beginFile(basename(name), reader.resolutionMs);
+      }
+      if (!reader.read(line, lineNumber, emit)) skip(lineNumber);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`analyze: cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
+  } finally {
+    lines.close();
+    if ('destroy' in input && file !== '-') (input as { destroy(): void }).destroy();
+  }
+  if (format === undefined) {
+    throw new UsageError(`analyze: cannot tell the format of ${name} (not a HAR, an nginx or uvicorn access log, an application log or JSON lines); name it with --format`);
+  }
+  if (format === 'har') {
+    const text = harParts.join('\n');
+    // Browsers and Playwright often write a HAR on one line: evidence then names entries, not lines.
+    analyzer.beginFile(basename(name), 1, harParts.length > 1 ? 'line' : 'entry');
+    let har: ReturnType<typeof harRecords>;
+    try {
+      har = harRecords(text, `har:${basename(name)}`, options.terminal);
+    } catch (error) {
+      throw new UsageError(`analyze: ${name} is not a readable HAR (${(error as Error).message})`, { cause: error });
+    }
+    for (const record of har.records) emit(record);
+    for (const line of har.unreadable) skip(line);
+  }
+  return { file: name, format, lines: lineNumber, records, unreadable, unreadableLines };
+}

@@ -1,0 +1,141 @@
+import type { ProfilePaths } from '../engine/target.js';
+
+/** The formats `analyze` reads; `--format` forces one. */
+export const LOG_FORMATS = ['har', 'nginx', 'uvicorn', 'applog', 'jsonl'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The contract endpoints a request can be matched to. */
+export type EndpointName = keyof ProfilePaths;
+
+/**
+ * One request as a log or a HAR shows it: what every reader turns its lines into. Fields a
+ * format does not carry are undefined (uvicorn's default log has no times, nginx no events).
+ */
+export interface AccessRecord {
+  /** 1-based line of the file that shows it (for a HAR, the line of its entry). */
+  readonly line: number;
+  /** An IP, or a user or session where the log has one. */
+  readonly client: string;
+  readonly method: string;
+  /** Path without the query. */
+  readonly path: string;
+  /** Whether the query carried a stream token. */
+  readonly hasToken: boolean;
+  /** A hash of the stream token, to see one reused without keeping it. */
+  readonly tokenHash: number | undefined;
+  /** Undefined: no answer (the request failed or was cut before its headers). */
+  readonly status: number | undefined;
+  /** Epoch ms (or ms from an arbitrary origin, the same for the whole file). */
+  readonly startMs: number | undefined;
+  readonly endMs: number | undefined;
+  readonly bytes: number | undefined;
+  /** Events a stream delivered, where the evidence shows them. */
+  readonly events: number | undefined;
+  /** A stream delivered a terminal event. */
+  readonly terminalEvent: boolean;
+  /** The answer's body says the generation is terminal (a status body, a 400's detail). */
+  readonly saysTerminal: boolean;
+  readonly retryAfterSeconds: number | undefined;
+  readonly lastEventId: string | undefined;
+  /** The generation a line without an id in its path belongs to (an application log's context). */
+  readonly generationHint: string | undefined;
+}
+
+/** What a reader knows of one request: the target as logged (path and query), the rest where known. */
+export type RecordFields = Pick<AccessRecord, 'line' | 'client' | 'method' | 'status'> &
+  Partial<Omit<AccessRecord, 'line' | 'client' | 'method' | 'status' | 'path' | 'hasToken' | 'tokenHash'>> & { readonly target: string };
+
+/**
+ * Every record has the same shape, built here field by field: a spread of defaults costs tens of
+ * microseconds a line in V8, more than reading the line.
+ */
+export function accessRecord(fields: RecordFields): AccessRecord {
+  const { path, hasToken, tokenHash } = splitTarget(fields.target);
+  return {
+    line: fields.line,
+    client: fields.client,
+    method: fields.method,
+    path,
+    hasToken,
+    tokenHash,
+    status: fields.status,
+    startMs: fields.startMs,
+    endMs: fields.endMs,
+    bytes: fields.bytes,
+    events: fields.events,
+    terminalEvent: fields.terminalEvent ?? false,
+    saysTerminal: fields.saysTerminal ?? false,
+    retryAfterSeconds: fields.retryAfterSeconds,
+    lastEventId: fields.lastEventId,
+    generationHint: fields.generationHint,
+  };
+}
+
+/** FNV-1a: enough to tell tokens apart in one log, and the token itself is never kept. */
+export function hashToken(token: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < token.length; i++) hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** Splits a request target into path, token presence and token hash. */
+function splitTarget(target: string): Pick<AccessRecord, 'path' | 'hasToken' | 'tokenHash'> {
+  const question = target.indexOf('?');
+  if (question < 0) return { path: target, hasToken: false, tokenHash: undefined };
+  const token = /(?:^|&)token=([^&]*)/.exec(target.slice(question + 1))?.[1];
+  return { path: target.slice(0, question), hasToken: token !== undefined && token !== '', tokenHash: token ? hashToken(token) : undefined };
+}
+
+export interface EndpointMatch {
+  readonly endpoint: EndpointName;
+  /** The `{id}` captured; undefined for the create endpoint or an abbreviated path. */
+  readonly generationId: string | undefined;
+}
+
+const MATCH_CACHE_SIZE = 100_000;
+const ENDPOINT_ORDER: readonly EndpointName[] = ['create', 'token', 'stream', 'status'];
+
+/**
+ * Matches paths to the profile's endpoints with `{id}` captured, at the end of the path so any
+ * prefix (`/api`, `/v2/api`) works. Logs that shorten a path to its last segment (the seed's
+ * `POST /stream-token`) still match by that segment, without an id.
+ */
+export class EndpointMatcher {
+  private readonly patterns: readonly { readonly endpoint: EndpointName; readonly full: RegExp; readonly lastSegment: string | undefined }[];
+
+  constructor(paths: ProfilePaths) {
+    this.patterns = ENDPOINT_ORDER.map((endpoint) => {
+      const template = paths[endpoint];
+      const source = template
+        .split('{id}')
+        .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('([^/]+)');
+      const last = template.split('/').pop();
+      return { endpoint, full: new RegExp(`${source}/?$`), lastSegment: last === undefined || last.includes('{') ? undefined : `/${last}` };
+    });
+  }
+
+  /** Paths repeat (one per generation and endpoint): each is matched by the patterns once. */
+  private readonly cache = new Map<string, EndpointMatch | undefined>();
+
+  match(path: string): EndpointMatch | undefined {
+    if (this.cache.has(path)) return this.cache.get(path);
+    if (this.cache.size >= MATCH_CACHE_SIZE) this.cache.clear();
+    const match = this.matchPatterns(path);
+    this.cache.set(path, match);
+    return match;
+  }
+
+  private matchPatterns(path: string): EndpointMatch | undefined {
+    for (const pattern of this.patterns) {
+      const found = pattern.full.exec(path);
+      if (found) {
+        const id = found[1];
+        return { endpoint: pattern.endpoint, generationId: id === undefined || id === '{id}' || id === '{generation_id}' ? undefined : id };
+      }
+    }
+    // Abbreviated paths: only endpoints whose last segment is literal and unique to them.
+    const abbreviated = this.patterns.find((pattern) => pattern.endpoint !== 'create' && pattern.lastSegment === path);
+    return abbreviated ? { endpoint: abbreviated.endpoint, generationId: undefined } : undefined;
+  }
+}

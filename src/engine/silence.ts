@@ -1,0 +1,54 @@
+import type { StreamEnd } from './connection.js';
+
+// Pure functions of recorded arrival times (ms on one clock): the stream observer (tail, replay,
+// load) and the check rules judge silences with the same arithmetic.
+
+/** The longest stretch without a sign of life (event or comment) while a stream was live. */
+export interface Silence {
+  readonly gapMs: number;
+  /** When the silence ended (ms on the recording clock). */
+  readonly endedAt: number;
+}
+
+/**
+ * Longest gap between the headers (`openAt`), each sign of life and `until` (the terminal
+ * event, or the end of the connection when there was none). Signs after `until` are ignored:
+ * silence after the terminal event is the close rule's business, not the heartbeat's.
+ */
+export function longestSilence(openAt: number, signs: readonly number[], until: number): Silence {
+  let longest: Silence = { gapMs: 0, endedAt: openAt };
+  let previous = openAt;
+  for (const at of [...signs].sort((a, b) => a - b)) {
+    if (at > until) break;
+    if (at - previous > longest.gapMs) longest = { gapMs: at - previous, endedAt: at };
+    previous = at;
+  }
+  if (until - previous > longest.gapMs) longest = { gapMs: until - previous, endedAt: until };
+  return longest;
+}
+
+/**
+ * Idle timeouts users deploy are seconds long (nginx's proxy_read_timeout defaults to 60 s); a
+ * cut after a shorter silence is more likely a backend dropping the connection.
+ */
+export const MIN_IDLE_TIMEOUT_MS = 1000;
+
+/**
+ * The silence that ended in a cut: a connection that broke or closed without a terminal event
+ * after at least `MIN_IDLE_TIMEOUT_MS` without a byte, longer than any silence before it.
+ * Undefined when the connection ended any other way.
+ */
+export function silenceBeforeCut(openAt: number | undefined, signs: readonly number[], end: StreamEnd, endedAt: number, sawTerminal: boolean): number | undefined {
+  if (openAt === undefined || sawTerminal || !['reset', 'abrupt-close', 'clean-no-terminal'].includes(end.kind)) return undefined;
+  const silence = longestSilence(openAt, signs, endedAt);
+  if (silence.endedAt !== endedAt || silence.gapMs < MIN_IDLE_TIMEOUT_MS) return undefined;
+  return silence.gapMs;
+}
+
+/** Two cuts after silences this close (or within 15 %) are the same timeout. */
+const SAME_TIMEOUT_MS = 250;
+
+/** Whether two cuts came after the same silence: one idle timeout cutting each time. */
+export function sameSilence(a: number, b: number): boolean {
+  return Math.abs(a - b) <= Math.max(SAME_TIMEOUT_MS, 0.15 * Math.min(a, b));
+}
