@@ -1,13 +1,5 @@
 import type { JudgeCaseResult, JudgedRequest, JudgeFigures } from '../judge/types.js';
-
-/** Control characters (C0, DEL, C1) a client or server put in a path or a console line, made visible instead of obeyed. */
-export function printable(text: string): string {
-  return Array.from(text, (ch) => {
-    const code = ch.charCodeAt(0);
-    const control = (code < 0x20 && ch !== '\t' && ch !== '\n') || (code >= 0x7f && code <= 0x9f);
-    return control ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
-  }).join('');
-}
+import { printable } from './printable.js';
 
 export const secondsText = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 

@@ -1,3 +1,4 @@
+/* global process, fetch, setTimeout */
 // A backend's calls to an upstream LLM API without backoff: on a 429, a 5xx or a broken stream it
 // sends the call again at once (at most 5 times), Retry-After ignored. The death loop seed 004 fixed.
 //
