@@ -1,7 +1,9 @@
 import { Chalk } from 'chalk';
+import { terminalSafe } from '../reporters/terminalText.js';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
+import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -14,10 +16,10 @@ export interface TokenOptions {
 }
 
 /** `sse-doctor token <id>`: one token request, its answer and what it means. */
-export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream }): Promise<number> {
-  const dispatcher = createDispatcher(options.target.connectTimeoutMs);
+export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream; secrets?: SecretSink }): Promise<number> {
+  const dispatcher = createDispatcher(options.target);
   try {
-    const api = new GenerationsApi(options.target, dispatcher);
+    const api = new GenerationsApi(options.target, dispatcher, io.secrets);
     const result = await api.requestToken(options.generationId);
     if ('failure' in result) {
       throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);
@@ -45,13 +47,13 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       const lines = result.ok
         ? [
             `${c.green('200')} token issued in ${report.latencyMs} ms`,
-            `  token       ${report.token}`,
+            `  token       ${terminalSafe(report.token ?? '')}`,
             `  expires_in  ${report.expiresIn ?? c.yellow('(missing)')} s`,
-            `  stream_url  ${report.streamUrl}`,
+            `  stream_url  ${terminalSafe(report.streamUrl ?? '')}`,
           ]
         : [
             `${c.red(String(exchange.status))} no token (${report.latencyMs} ms)${report.retryAfter !== null ? `, Retry-After: ${report.retryAfter} s` : ''}`,
-            `  detail  ${detail || c.dim('(none)')}`,
+            `  detail  ${detail ? terminalSafe(detail) : c.dim('(none)')}`,
           ];
       lines.push(`  means   ${diagnosis.meaning}`, `  next    ${diagnosis.next}`);
       io.stdout.write(`${lines.join('\n')}\n`);

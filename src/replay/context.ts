@@ -1,4 +1,6 @@
 import type { Dispatcher } from 'undici';
+import { describeTransportFailure } from '../engine/connection.js';
+import type { SecretSink } from '../engine/secrets.js';
 import { DoctorError, UnreachableError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
 import { createClientModel, type ClientChoice, type ClientModel } from '../engine/clientPolicy.js';
@@ -24,11 +26,11 @@ export interface ScenarioContextHandle {
 export function createScenarioContext(
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal },
+  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal; readonly secrets?: SecretSink },
 ): ScenarioContextHandle {
   const { dispatcher, clock, signal } = dependencies;
   const { profile } = target;
-  const api = new GenerationsApi(target, dispatcher);
+  const api = new GenerationsApi(target, dispatcher, dependencies.secrets);
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 
@@ -48,7 +50,7 @@ export function createScenarioContext(
       const prompt = kind === 'failing' ? profile.fixtures.failingPrompt : profile.fixtures.completingPrompt;
       const created = await api.create(prompt, signal);
       if (isHttpFailure(created)) {
-        throw new UnreachableError(`${api.url('create')}: ${created.failure} (${created.code}); is the server running and the base URL right?`);
+        throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
       }
       const id = (created.json as { id?: unknown } | undefined)?.id;
       if (created.status >= 300 || (typeof id !== 'string' && typeof id !== 'number')) {

@@ -1,7 +1,8 @@
-import { UsageError } from '../errors.js';
+import { DoctorError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { clientLabel, type ClientChoice } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
+import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { createScenarioContext } from './context.js';
 import { loadScenario } from './registry.js';
@@ -9,6 +10,8 @@ import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings, type S
 
 /** What stops a replay, and the callbacks it reports through (it never writes anywhere itself). */
 export interface ReplayHooks {
+  /** Told every stream token issued, for the output's redaction. */
+  readonly secrets?: SecretSink;
   readonly signal?: AbortSignal;
   readonly clock?: Clock;
   /** A scenario starts (for a spinner on stderr)… */
@@ -25,14 +28,15 @@ export async function replayScenario(
   scenario: Scenario,
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock } = {},
+  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock; readonly secrets?: SecretSink } = {},
 ): Promise<ReplayReport[]> {
   const clients: readonly ClientChoice[] = settings.clients ?? scenario.defaultClients;
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   const handle = createScenarioContext(target, settings, {
     dispatcher,
     clock: dependencies.clock ?? systemClock,
     signal: dependencies.signal ?? new AbortController().signal,
+    secrets: dependencies.secrets,
   });
   try {
     // allSettled: a client that throws (unreachable, say) must not leave the others running on a closed dispatcher.
@@ -44,7 +48,7 @@ export async function replayScenario(
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    if (failure) throw scenarioError(scenario, failure.reason);
     return settled.map((result) => (result as PromiseFulfilledResult<ReplayReport>).value);
   } finally {
     await handle.close();
@@ -79,4 +83,15 @@ export async function runScenarios(
     reports.push(...scenarioReports);
   }
   return reports;
+}
+
+/**
+ * A scenario's own exception as one line naming where it was thrown (its first stack frame: the
+ * scenario file and line), so a user's scenario bug reads as that, not as a crash of the tool.
+ */
+function scenarioError(scenario: Scenario, error: unknown): unknown {
+  if (error instanceof DoctorError || !(error instanceof Error)) return error;
+  const frame = /\((?:file:\/\/)?([^()]+:\d+):\d+\)|at (?:file:\/\/)?([^\s()]+:\d+):\d+/.exec(error.stack?.split('\n').slice(1).join('\n') ?? '');
+  const where = frame?.[1] ?? frame?.[2];
+  return new DoctorError('E_SCENARIO', `scenario ${scenario.name} threw ${error.name}: ${error.message}${where === undefined ? '' : ` (at ${where})`}`, { cause: error });
 }
