@@ -43,7 +43,7 @@ async function createGeneration(server: ReferenceServer, prompt: string): Promis
 
 beforeAll(async () => {
   [buggy, sound, browser] = await Promise.all([
-    startReferenceServer({ faults: ['immediate-close'], timings: { generationMs: 5000 } }),
+    startReferenceServer({ faults: ['immediate-close'], timings: { generationMs: 1200 } }),
     startReferenceServer({ timings: { generationMs: 3000, heartbeatMs: 200 } }),
     launchChromium(),
   ]);
