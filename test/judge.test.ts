@@ -7,8 +7,11 @@ import type { JudgeReport } from '../src/judge/types.js';
 import { runCli } from './helpers/cli.js';
 import { startStaticServer, type StaticServer } from './pages/staticServer.js';
 
-/** The pages run 33 times faster than the policy: 2 s of backoff is 60 ms, the 60 s fallback 1.8 s. */
-const SCALE = '0.03';
+/**
+ * The pages run 20 times faster than the policy: 2 s of backoff is 100 ms, the 60 s fallback 3 s,
+ * the 15 s silence watchdog 750 ms (a loaded machine stalls a process for a few hundred ms).
+ */
+const SCALE = '0.05';
 /** Chromium and judge per run: three at a time is what two shared cores take without starving the timers. */
 const AT_ONCE = 3;
 
@@ -45,6 +48,10 @@ describe.concurrent('judge --page drives the test frontends in Chromium', { time
     const cutoff = report.cases.find((result) => result.name === 'network-cutoff')!;
     expect(cutoff.figures?.retries).toBe(5);
     expect(cutoff.figures?.lastEventIdSent).toBe(5);
+    // The browser's side of the story: its own network log, tokens shortened.
+    const network = report.cases[0]!.page!.network;
+    expect(network.some((line) => /^POST http:\/\/127\.0\.0\.1:\d+\/api\/generations\/generate\/[^/]+\/stream-token -> 200$/.test(line))).toBe(true);
+    expect(network.some((line) => /stream\?token=.{4}…/.test(line))).toBe(true);
     const xml = await readFile(junit, 'utf8');
     expect(xml).toContain('<testsuite name="sse-doctor judge" tests="7" failures="0"');
     expect(await readFile(html, 'utf8')).toContain('<svg');

@@ -123,6 +123,8 @@ export class CheckContext {
 
   /** Records that the target is unreachable and stops every rule still waiting on it. */
   markUnreachable(where: string, failure: Pick<HttpFailure, 'failure' | 'code'>): void {
+    // After Ctrl-C our own abort cuts requests short: that says nothing about the target.
+    if (this.settings.signal.aborted) return;
     this.unreachable ??= `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
     this.stopper.abort();
   }

@@ -117,7 +117,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
       if (!held) run.busy--;
       const end = clock.now();
       run.lastActivity = end;
-      request.endT = end - run.startedAt;
+      request.endT ??= end - run.startedAt;
       request.status = res.statusCode;
       const retryAfter = Number(res.getHeader('retry-after'));
       if (res.statusCode === 429 && Number.isFinite(retryAfter) && String(res.getHeader('retry-after') ?? '').trim() !== '') request.retryAfterMs = retryAfter * 1000;
@@ -127,6 +127,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (answer.retryAfterSeconds !== undefined) headers['Retry-After'] = String(answer.retryAfterSeconds);
       res.writeHead(answer.status, headers).end(JSON.stringify({ detail: answer.detail }));
+      request.endT = clock.now() - run.startedAt;
       return true;
     }
     playStream(run, request, answer, res);
@@ -137,7 +138,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' });
     res.flushHeaders();
     // Well inside the client's silence threshold, so only the `silence` case is ever silent.
-    const tickMs = Math.max(20, policy.silenceMs / 5);
+    const tickMs = Math.min(250, Math.max(20, policy.silenceMs / 10));
     let index = 0;
     const next = () => {
       if (res.destroyed) return;
@@ -150,8 +151,11 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
         timer = setTimeout(next, tickMs);
         return;
       }
+      if (answer.then === 'hold') return;
+      // Timed here, not when 'close' comes round: on a busy machine that callback runs late and shortens the next wait.
+      request.endT = clock.now() - run.startedAt;
       if (answer.then === 'end') res.end();
-      else if (answer.then === 'cut') res.socket?.destroy();
+      else res.socket?.destroy();
     };
     let timer = setTimeout(next, 0);
     res.on('close', () => clearTimeout(timer));

@@ -32,6 +32,8 @@ export interface GradedCase {
   readonly advice: string;
   /** Whether the waits between attempts are compared with the policy's schedule in the figures. */
   readonly scheduled?: boolean;
+  /** A wait the case itself asks for (a Retry-After) that may outlast the policy's own; the case ends only after it. */
+  longestWaitMs?(policy: JudgePolicy): number;
   grade(record: CaseRecord, policy: JudgePolicy): JudgeCheck[];
 }
 
@@ -56,6 +58,8 @@ export const NORMAL_STREAM: Answer = { kind: 'stream', events: [CONNECTED, progr
 const forward: Answer = { kind: 'forward' };
 /** Retry-After of the first 429 of `rate-limit`, in policy seconds (scaled, whole seconds on the wire). */
 const RATE_LIMIT_RETRY_AFTER_SECONDS = 30;
+/** Retry-After is whole seconds on the wire, so a scaled one is rounded, and never below 1. */
+export const retryAfterSeconds = (policySeconds: number, policy: JudgePolicy) => Math.max(1, Math.round(policySeconds * policy.timeScale));
 /** How many streams `network-cutoff` cuts: one per delay of the schedule, so every delay is measured. */
 const cutsOf = (policy: JudgePolicy) => policy.delaysMs.length;
 
@@ -93,11 +97,12 @@ export const JUDGE_CASES: readonly JudgeCase[] = [
   {
     name: 'rate-limit',
     title: '429 with Retry-After, then 429 without it',
+    longestWaitMs: (policy) => retryAfterSeconds(RATE_LIMIT_RETRY_AFTER_SECONDS, policy) * 1000,
     advice:
       'Seed 000: "Rate limited - DO NOT RETRY for 60 seconds": after a 429 wait the Retry-After seconds (60 s when it is absent) before any new request, and tell the user "Too many requests. Please wait."',
     token: (n, policy) => {
       const detail = 'Too many token requests. Maximum 10 requests per minute. Please wait before retrying.';
-      if (n === 1) return { kind: 'refuse', status: 429, detail, retryAfterSeconds: Math.max(1, Math.round(RATE_LIMIT_RETRY_AFTER_SECONDS * policy.timeScale)), stops: false };
+      if (n === 1) return { kind: 'refuse', status: 429, detail, retryAfterSeconds: retryAfterSeconds(RATE_LIMIT_RETRY_AFTER_SECONDS, policy), stops: false };
       if (n === 2) return { kind: 'refuse', status: 429, detail, stops: false };
       return forward;
     },

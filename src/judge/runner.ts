@@ -83,7 +83,7 @@ export async function runJudge<C extends GradedCase>(options: JudgeRunOptions<C>
       continue;
     }
     callbacks.onStarted?.(judgeCase, run.subject);
-    const ended = await waitForEnd(run, options);
+    const ended = await waitForEnd(judgeCase, run, options);
     // A snapshot before the judge drops what is still open: an open stream is graded as open.
     const requests = run.requests.map((request) => ({ ...request }));
     const durationMs = clock.now() - run.startedAt;
@@ -102,9 +102,9 @@ export async function runJudge<C extends GradedCase>(options: JudgeRunOptions<C>
   };
 }
 
-async function waitForEnd<C extends GradedCase>(run: CaseRun, options: JudgeRunOptions<C>): Promise<CaseEnd> {
+async function waitForEnd<C extends GradedCase>(judgeCase: C, run: CaseRun, options: JudgeRunOptions<C>): Promise<CaseEnd> {
   const { clock, policy } = options;
-  const quietMs = quietWindowMs(policy);
+  const quietMs = quietWindowMs(policy, judgeCase.longestWaitMs?.(policy) ?? 0);
   const limitMs = caseLimitMs(policy);
   for (;;) {
     const now = clock.now();

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../engine/clock.js';
 import type { ProfileClient } from '../engine/target.js';
-import type { CaseRecord, GradedCase } from './cases.js';
+import { retryAfterSeconds, type CaseRecord, type GradedCase } from './cases.js';
 import { attemptsOf, requestsAfter, retryAfterWindows } from './figures.js';
 import { acceptedRange, type JudgePolicy } from './policy.js';
 import type { CaseArena, CaseRun } from './runner.js';
@@ -49,12 +49,14 @@ const ADVICE =
 const OK: UpstreamAnswer = { kind: 'complete', firstChunkAfterMs: 0 };
 const RATE_LIMITED = 'Rate limit reached for requests (sse-doctor judge)';
 const RETRY_AFTER_SECONDS = 10;
+const MANY_USERS = 5;
 /** How slow the first token of `slow-first-token` is, in policy seconds. */
 const SLOW_FIRST_TOKEN_SECONDS = 10;
 
 const check = (name: string, pass: boolean, message: string, requests: readonly JudgedRequest[] = []): JudgeCheck => ({ name, pass, message, requests: requests.map((request) => request.seq) });
 const seconds = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const retryAfterOf = (policy: JudgePolicy) => Math.max(1, Math.round(RETRY_AFTER_SECONDS * policy.timeScale));
+const retryAfterOf = (policy: JudgePolicy) => retryAfterSeconds(RETRY_AFTER_SECONDS, policy);
+const retryAfterWaitMs = (policy: JudgePolicy) => retryAfterOf(policy) * 1000;
 
 /** The first retry waits at least the initial delay: a retry at once is the death loop seed 004 set out to stop. */
 function retriesAfterBackoff(record: CaseRecord, policy: JudgePolicy, after: string): JudgeCheck[] {
@@ -97,6 +99,7 @@ export const UPSTREAM_CASES: readonly UpstreamCase[] = [
   {
     name: 'retry-after',
     title: '429 with Retry-After, then success',
+    longestWaitMs: retryAfterWaitMs,
     advice: ADVICE,
     users: 1,
     answer: (n, _since, policy) => (n === 1 ? { kind: 'refuse', status: 429, message: RATE_LIMITED, retryAfterSeconds: retryAfterOf(policy) } : OK),
@@ -157,26 +160,24 @@ export const UPSTREAM_CASES: readonly UpstreamCase[] = [
   {
     name: 'many-users',
     title: 'five users wait on a 429 with Retry-After together',
+    longestWaitMs: retryAfterWaitMs,
     advice: `${ADVICE} Every waiting user must honour the wait: a queue or a shared limiter, not one retry loop per user.`,
-    users: 5,
+    users: MANY_USERS,
     answer: (_n, sinceStartMs, policy) =>
       sinceStartMs < retryAfterOf(policy) * 1000 ? { kind: 'refuse', status: 429, message: RATE_LIMITED, retryAfterSeconds: retryAfterOf(policy) } : OK,
     grade: (record, policy) => {
-      const windowEnd = retryAfterOf(policy) * 1000;
-      const firstAnswered = Math.min(...record.requests.map((request) => request.endT ?? Infinity));
-      // The users' first calls arrive together; anything after the first 429 went out and inside the window is a retry that did not wait.
-      const early = record.requests.filter((request) => request.t > firstAnswered + BURST_MS && request.t < acceptedRange(windowEnd, 0).minMs);
+      const windowEnd = retryAfterWaitMs(policy);
+      // Each user's first call lands inside the window; any call beyond one per user is a retry that did not wait.
+      const retriesInside = record.requests.filter((request) => request.t < acceptedRange(windowEnd, 0).minMs).slice(MANY_USERS);
       return [
-        early.length === 0
-          ? check('no storm while users wait', true, `${record.requests.length} calls, none inside the ${retryAfterOf(policy)} s Retry-After window after the first answers`)
-          : check('no storm while users wait', false, `${early.length} call(s) inside the ${retryAfterOf(policy)} s Retry-After window`, early.slice(0, 4)),
+        retriesInside.length === 0
+          ? check('no storm while users wait', true, `${record.requests.length} calls from ${MANY_USERS} users, none retried inside the ${retryAfterOf(policy)} s Retry-After window`)
+          : check('no storm while users wait', false, `${retriesInside.length} retries inside the ${retryAfterOf(policy)} s Retry-After window from ${MANY_USERS} users`, retriesInside),
       ];
     },
   },
 ];
 
-/** How long after the first answer the users' simultaneous first calls may still arrive. */
-const BURST_MS = 200;
 
 export interface UpstreamArena extends CaseArena<UpstreamCase> {
   readonly port: number;

@@ -3,7 +3,7 @@ import { describeTransportFailure } from '../engine/connection.js';
 import type { SecretSink } from '../engine/secrets.js';
 import { DoctorError, UnreachableError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
-import { createClientModel, type ClientModel, type ClientModelName } from '../engine/clientPolicy.js';
+import { createClientModel, type ClientChoice, type ClientModel } from '../engine/clientPolicy.js';
 import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure } from '../engine/http.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
@@ -34,7 +34,7 @@ export function createScenarioContext(
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 
-  const clientModel = (name: ClientModelName): ClientModel => createClientModel(name, profile.client);
+  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client);
 
   const context: ScenarioContext = {
     target,
@@ -75,7 +75,7 @@ export function createScenarioContext(
     },
 
     async runSession(client, generationId, options = {}) {
-      const model = typeof client === 'string' ? clientModel(client) : client;
+      const model = typeof client === 'string' || !('decide' in client) ? clientModel(client) : client;
       const observer = new StreamObserver(profile.limits.heartbeatSeconds * 1000);
       const events: SseEvent[] = [];
       let resumes = 0;

@@ -1,6 +1,6 @@
 import { DoctorError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { ClientModelName } from '../engine/clientPolicy.js';
+import { clientLabel, type ClientChoice } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
 import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -15,7 +15,7 @@ export interface ReplayHooks {
   readonly signal?: AbortSignal;
   readonly clock?: Clock;
   /** A scenario starts (for a spinner on stderr)… */
-  readonly onScenarioStart?: (scenario: string, clients: readonly ClientModelName[]) => void;
+  readonly onScenarioStart?: (scenario: string, clients: readonly string[]) => void;
   /** …and ends with one report per client model (none when it threw). */
   readonly onScenarioEnd?: (scenario: Scenario, reports: readonly ReplayReport[]) => void;
 }
@@ -30,7 +30,7 @@ export async function replayScenario(
   settings: ReplaySettings,
   dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock; readonly secrets?: SecretSink } = {},
 ): Promise<ReplayReport[]> {
-  const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
+  const clients: readonly ClientChoice[] = settings.clients ?? scenario.defaultClients;
   const dispatcher = createDispatcher(target);
   const handle = createScenarioContext(target, settings, {
     dispatcher,
@@ -44,7 +44,7 @@ export async function replayScenario(
       clients.map(async (client): Promise<ReplayReport> => {
         const run = await scenario.run(handle.context, client);
         const verdict = run.expectations.every((item) => item.met) ? 'pass' : 'fail';
-        return { scenario: scenario.name, client, verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
+        return { scenario: scenario.name, client: clientLabel(client), verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');
@@ -73,7 +73,7 @@ export async function runScenarios(
   const reports: ReplayReport[] = [];
   for (const scenario of scenarios) {
     if (hooks.signal?.aborted) break;
-    hooks.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
+    hooks.onScenarioStart?.(scenario.name, (resolved.clients ?? scenario.defaultClients).map(clientLabel));
     let scenarioReports: ReplayReport[] = [];
     try {
       scenarioReports = await replayScenario(scenario, target, resolved, hooks);

@@ -1,9 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import type { AnalyzeReport } from '../analyze/read.js';
+// Log lines are written by whoever sent the requests: control characters never reach the terminal.
+import { printable } from './printable.js';
 
-/** Log lines are written by whoever sent the requests: control characters never reach the terminal. */
-// eslint-disable-next-line no-control-regex
-const printable = (text: string) => text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 
 const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`);
 /** `:12` for a line, ` entry 12` for an entry of a one-line HAR. */

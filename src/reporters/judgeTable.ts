@@ -1,7 +1,8 @@
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { JudgeReport } from '../judge/types.js';
-import { failureLines, figureCells, printable } from './judgeText.js';
+import { failureLines, figureCells } from './judgeText.js';
+import { printable } from './printable.js';
 
 /**
  * The report card: one row per case with its verdict and figures, then each failure with the

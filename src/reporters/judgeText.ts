@@ -1,9 +1,5 @@
 import type { JudgeCaseResult, JudgedRequest, JudgeFigures } from '../judge/types.js';
-
-/** Control characters (C0, DEL, C1) a client or server put in a path or a console line, made visible instead of obeyed. */
-export function printable(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+import { printable } from './printable.js';
 
 export const secondsText = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 

@@ -44,12 +44,13 @@ export function proxyPrettyLine(fromTarget: ProxyLogItem, c: ChalkInstance): str
     case 'listening':
       return `${item.url}\n${c.dim(`proxying to ${item.target}: ${describeRules(item.rules)}; Ctrl-C to stop`)}`;
     case 'connection':
-      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('→')} ${item.method} ${item.path}${item.sinceLastMs === undefined ? '' : c.magenta(` (again after ${time(item.sinceLastMs)})`)}`;
+      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('→')} ${item.method} ${item.path}${item.lastEventId === undefined ? '' : ` Last-Event-ID: ${item.lastEventId}`}${item.reconnectDelayMs === undefined ? '' : c.magenta(` (reconnected ${time(item.reconnectDelayMs)} after the previous one ended)`)}${item.tokenReused ? c.yellow(' (token used before)') : ''}`;
     case 'end': {
       const action = item.action.startsWith('cut') ? c.yellow(ACTION_WORDS[item.action]) : item.action === 'passed' ? ACTION_WORDS[item.action] : c.red(ACTION_WORDS[item.action]);
       const status = item.status === undefined ? '-' : item.status < 400 ? c.green(String(item.status)) : c.red(String(item.status));
       const figures = item.stream ? `${item.events} events, ${item.bytes} B, ${time(item.durationMs)}` : time(item.durationMs);
-      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}`;
+      const reuse = item.tokenReused && (item.status === 401 || item.status === 403) ? c.red(` ⚠ reused a single-use token, answered ${item.status}: the client reconnects to the same URL (a browser EventSource does) instead of fetching a fresh token`) : '';
+      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}${reuse}`;
     }
     case 'summary':
       return c.bold(`requests: ${item.requests}, streams: ${item.streams}, cut: ${item.cuts}`);

@@ -19,7 +19,7 @@
 // scale multiplies the page's own waits (backoff, the 429 fallback, the silence watchdog), so tests
 // run fast; a Retry-After the server sends is honoured as sent.
 // auth is the bearer (default alice); prompt the generation's prompt; generation=ID streams an
-// existing generation instead of creating one.
+// existing generation instead of creating one; start=click waits for a click on #generate.
 //
 // The stream is a browser EventSource, so the token rides in the query and Last-Event-ID goes
 // as the `lastEventId` query parameter (a new EventSource cannot set headers).
@@ -203,7 +203,10 @@
     page.connections++;
     const stream = new EventSource(url);
     source = stream;
-    armWatchdog();
+    // From the headers on: a busy machine's slow connect is not the server's silence.
+    stream.addEventListener('open', () => {
+      if (stream === source) armWatchdog();
+    });
     for (const type of EVENT_TYPES) stream.addEventListener(type, (event) => onEvent(stream, event));
     stream.addEventListener('error', (event) => {
       // A server's `event: error` is a MessageEvent; a connection error is a plain Event.
@@ -236,5 +239,14 @@
     connect();
   }
 
-  start();
+  if (params.get('start') === 'click') {
+    const button = document.createElement('button');
+    button.id = 'generate';
+    button.textContent = 'Generate';
+    button.addEventListener('click', () => start(), { once: true });
+    document.body.append(button);
+    show('waiting for a click on Generate');
+  } else {
+    start();
+  }
 })();

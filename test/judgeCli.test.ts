@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+
+describe('judge on the command line', () => {
+  it.each([
+    [['judge', '--case', 'failed-generation,bogus'], /unknown case "bogus"/],
+    [['judge', '--time-scale', '0'], /--time-scale/],
+    [['judge', '--upstream', 'anthropic'], /--upstream/],
+    [['judge', '--page-script', 'steps.mjs'], /--page-script: needs --page/],
+    [['judge', '--upstream', 'openai', '--page', 'http://127.0.0.1:1/'], /cannot be used with/],
+    [['judge', '--page', 'not a url'], /--page: "not a url" is not a valid URL/],
+  ])('%j is a usage error on one line (exit 2)', async (args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 3 and says what to check when no client comes', async () => {
+    const run = await runCli(['judge', '--case', 'completed', '--timeout', '1s', '--junit', '/dev/null']);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/^judge: point your client at http:\/\/127\.0\.0\.1:\d+\/api$/m);
+    expect(run.stderr).toContain('no client came');
+    expect(run.stderr).toContain("set your client's API base URL to");
+    expect(run.stdout).toContain('NOT RUN');
+  });
+});
