@@ -2,6 +2,7 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
+import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
@@ -15,10 +16,10 @@ export interface TokenOptions {
 }
 
 /** `sse-doctor token <id>`: one token request, its answer and what it means. */
-export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream }): Promise<number> {
-  const dispatcher = createDispatcher(options.target.connectTimeoutMs);
+export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream; secrets?: SecretSink }): Promise<number> {
+  const dispatcher = createDispatcher(options.target);
   try {
-    const api = new GenerationsApi(options.target, dispatcher);
+    const api = new GenerationsApi(options.target, dispatcher, io.secrets);
     const result = await api.requestToken(options.generationId);
     if ('failure' in result) {
       throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);

@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { TailItem, TailSummary } from './tailItems.js';
@@ -6,7 +7,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const gap = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`);
 
 /** One human line per tail item (undefined: nothing to show). */
-export function tailPrettyLine(item: TailItem, c: ChalkInstance): string | undefined {
+export function tailPrettyLine(fromTarget: TailItem, c: ChalkInstance): string | undefined {
+  const item = terminalSafeDeep(fromTarget);
   const at = (t: number) => c.dim(`+${seconds(t).padStart(8)}`);
   switch (item.kind) {
     case 'generation':

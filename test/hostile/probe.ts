@@ -24,8 +24,10 @@ export interface ProbeOptions {
   readonly slowReader?: boolean;
   /** Close stdout after the first chunk, as `| head -1` does. */
   readonly closeStdoutEarly?: boolean;
-  /** Send SIGINT after this long. */
+  /** Send SIGINT after this long… */
   readonly interruptAfterMs?: number;
+  /** …or this long after `interruptWhen` resolves (the run is under way). */
+  readonly interruptWhen?: Promise<unknown>;
   /** Runs while the CLI runs (e.g. a request through the proxy); given the stdout read so far. */
   readonly during?: (stdoutSoFar: () => string) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
@@ -42,8 +44,31 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/**
+ * At most this many CLIs at once: the probes run concurrently, but a shared 2-core machine
+ * running sixty node processes at once measures its scheduler, not the tool.
+ */
+const MAX_PARALLEL = 3;
+let running = 0;
+const waiting: (() => void)[] = [];
+
+async function slot<T>(work: () => Promise<T>): Promise<T> {
+  if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await work();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** Runs the built CLI once, measuring time and peak RSS (polled from /proc every 20 ms). */
 export function probe(args: string[], options: ProbeOptions = {}): Promise<ProbeRun> {
+  return slot(() => runProbe(args, options));
+}
+
+function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: tmpdir(),
@@ -86,7 +111,10 @@ export function probe(args: string[], options: ProbeOptions = {}): Promise<Probe
     killed = true;
     child.kill('SIGKILL');
   }, options.hardLimitMs ?? 30_000);
-  const interrupt = options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
+  let interrupt: NodeJS.Timeout | undefined;
+  const armInterrupt = () => (interrupt = setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs ?? 0));
+  if (options.interruptWhen !== undefined) void options.interruptWhen.then(armInterrupt);
+  else if (options.interruptAfterMs !== undefined) armInterrupt();
   const during = options.during?.(() => stdout).catch(() => undefined);
   return new Promise((resolve) => {
     child.on('exit', () => {
