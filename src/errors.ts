@@ -9,6 +9,8 @@ export const EXIT_CODES = {
   unreachable: 3,
   /** Stopped by Ctrl-C/SIGTERM: the report covers what ran, and is never a pass. */
   interrupted: 130,
+  /** The reader of stdout went away (`| head -1`): 128 + SIGPIPE, what a shell pipeline's writer usually gets. */
+  outputClosed: 141,
 } as const;
 
 /** Base class: a one-line message that says what to do next, a stable code, the cause chained. */

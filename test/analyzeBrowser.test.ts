@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../src/browser/chromium.js';
-import type { AnalyzeReport } from '../src/analyze/read.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
+import { analyzeJson } from './helpers/analyzeRun.js';
 import { runCli } from './helpers/cli.js';
 import { recordHar } from './helpers/harRecorder.js';
-import { startStaticServer, type StaticServer } from './pages/staticServer.js';
 
 // Corpora recorded by real Chromium running the test frontends against `serve`, on every run.
 // Truths: the naive page against the seed-000 bug storms; the fixed page against a sound server
@@ -20,7 +19,6 @@ const NAIVE_RUN_MS = 4000;
 
 let buggy: ReferenceServer;
 let sound: ReferenceServer;
-let pages: StaticServer;
 let browser: Browser;
 
 async function createGeneration(server: ReferenceServer, prompt: string): Promise<string> {
@@ -32,30 +30,25 @@ async function createGeneration(server: ReferenceServer, prompt: string): Promis
   return ((await response.json()) as { id: string }).id;
 }
 
-async function analyzeJson(...args: string[]): Promise<{ code: number; report: AnalyzeReport; stderr: string }> {
-  const run = await runCli(['analyze', '--json', ...args]);
-  return { code: run.code, report: JSON.parse(run.stdout) as AnalyzeReport, stderr: run.stderr };
-}
 
 beforeAll(async () => {
-  [buggy, sound, pages, browser] = await Promise.all([
+  [buggy, sound, browser] = await Promise.all([
     startReferenceServer({ faults: ['immediate-close'], timings: { generationMs: 1200 } }),
     startReferenceServer({ timings: { generationMs: 600, heartbeatMs: 200 } }),
-    startStaticServer(),
     launchChromium(),
   ]);
   const failedOnSound = await createGeneration(sound, FAILING);
   await Promise.all([
     // The page creates a failing generation, streams it to its terminal event, and (naive) reconnects into the bug.
-    recordHar(browser, { pagesOrigin: pages.origin, api: buggy.baseUrl, behaviour: 'naive', extra: { prompt: FAILING }, runMs: NAIVE_RUN_MS, harPath: har('naive') }),
-    recordHar(browser, { pagesOrigin: pages.origin, api: sound.baseUrl, behaviour: 'fixed', runMs: 2500, harPath: har('fixed') }),
-    recordHar(browser, { pagesOrigin: pages.origin, api: sound.baseUrl, behaviour: 'retry-400-once', extra: { generation: failedOnSound }, runMs: 1500, harPath: har('retry-400-once') }),
+    recordHar(browser, { api: buggy.baseUrl, behaviour: 'naive', extra: { prompt: FAILING }, runMs: NAIVE_RUN_MS, harPath: har('naive') }),
+    recordHar(browser, { api: sound.baseUrl, behaviour: 'fixed', runMs: 2500, harPath: har('fixed') }),
+    recordHar(browser, { api: sound.baseUrl, behaviour: 'retry-400-once', extra: { generation: failedOnSound }, runMs: 1500, harPath: har('retry-400-once') }),
   ]);
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
-  await Promise.all([buggy?.close(), sound?.close(), pages?.close()]);
+  await Promise.all([buggy?.close(), sound?.close()]);
 });
 
 describe('analyze on HAR files recorded by Chromium', () => {

@@ -4,16 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AnalyzeReport } from '../src/analyze/read.js';
+import { analyzeJson } from './helpers/analyzeRun.js';
 import { runCli } from './helpers/cli.js';
 
 // The seeds' own log excerpts, copied byte for byte (seed 002's `(√ó10)` is a × in the wrong encoding).
 const corpus = (name: string) => join(import.meta.dirname, 'corpora', name);
 const BIN = join(import.meta.dirname, '..', 'bin', 'sse-doctor.js');
 
-async function analyzeJson(...args: string[]): Promise<{ code: number; report: AnalyzeReport }> {
-  const run = await runCli(['analyze', '--json', ...args]);
-  return { code: run.code, report: JSON.parse(run.stdout) as AnalyzeReport };
-}
 
 describe('analyze on the seeds’ log excerpts', () => {
   it('seed 000: a storm at the rate its own hints give, and the silent 200 for a generation that is over', async () => {

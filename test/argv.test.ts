@@ -37,6 +37,13 @@ describe('argv -> options (no network)', () => {
     expect(parsed).toMatchObject({ options: { generationId: 'gen-42', target: { headers: { 'X-A': '1', 'X-B': '2' } } } });
   });
 
+  it('tail is bounded unless asked: generation timeout plus stream cap by default, --max-duration, or --follow (issue 11)', async () => {
+    expect(await parseArgv(['tail', ...BASE, 'g'])).toMatchObject({ options: { maxDurationMs: 180_000 } });
+    expect(await parseArgv(['tail', ...BASE, '--max-duration', '5s', 'g'])).toMatchObject({ options: { maxDurationMs: 5000 } });
+    expect(await parseArgv(['tail', ...BASE, '--follow', 'g'])).toMatchObject({ options: { maxDurationMs: undefined } });
+    expect(await parseArgv(['tail', ...BASE, '--follow', '--max-duration', '5s', 'g'])).toMatchObject({ error: expect.stringMatching(/--follow.*cannot be used with.*--max-duration/) });
+  });
+
   it('tail, replay and load share the client-policy flags', async () => {
     const policy = ['--max-retries', '0', '--retry-delays', '1s,3s', '--silence', '2500ms'];
     const expected = { maxRetries: 0, retryDelaysSeconds: [1, 3], silenceSeconds: 2.5 };

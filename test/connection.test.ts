@@ -126,7 +126,7 @@ describe('openStream classifies how a stream ended', () => {
     const dead = await startMisbehavingServer({});
     const url = dead.url('/x');
     await dead.close();
-    const result = await openStream({ ...request('/x'), url, dispatcher: createDispatcher(1000) });
+    const result = await openStream({ ...request('/x'), url, dispatcher: createDispatcher({ connectTimeoutMs: 1000, insecure: false }) });
     expect(result.end).toMatchObject({ kind: 'unreachable', code: 'ECONNREFUSED' });
   });
 

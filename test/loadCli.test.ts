@@ -87,7 +87,7 @@ describe('sse-doctor load (built CLI)', () => {
   it('exits 3 when nothing answers', async () => {
     const run = await runCli(['load', '--base-url', 'http://127.0.0.1:9/api', '--auth', 'x', '--clients', '2', '--duration', '1s']);
     expect(run.code).toBe(3);
-    expect(run.stderr).toMatch(/unreachable/);
+    expect(run.stderr).toMatch(/create request: nothing answered: is the server running/);
   }, 15_000);
 
   it('--workers 2 merges the workers exactly: the same counts as one process', async () => {

@@ -70,6 +70,9 @@ describe('resolveTargetOptions: defaults, config file, env, flags', () => {
     [{ url: "127.0.0.1:8000/stream" }, /--url: "127.0.0.1:8000\/stream" (is not a valid URL|must be an http)/],
     [{ header: ['NoColon'] }, /-H "NoColon": expected "Name: value"/],
     [{ config: 'missing.json' }, /--config: no such file/],
+    // Issue 11: CRLF in --auth gave exit 3 and "is the server running".
+    [{ auth: 'abc\r\nX-Evil: 1' }, /--auth: the value holds a line break \(CR\/LF\)/],
+    [{ header: ['X-Team: a\nb'] }, /-H "X-Team: …": the value holds a line break/],
   ])('bad flags: %j', (flags, message) => {
     expect(() => resolveTargetOptions(flags, {}, empty)).toThrow(message);
     try {

@@ -90,8 +90,10 @@ describe('fault proxy', () => {
       expect(second.end.kind).toBe('clean-terminal');
       await until(() => log.ends.length > 1);
       expect(log.ends.map((end) => end.action)).toEqual(['cut-fin', 'passed']);
-      expect(log.connections[0]?.sinceLastMs).toBeUndefined();
-      expect(log.connections[1]?.sinceLastMs).toBeGreaterThanOrEqual(50);
+      expect(log.connections[0]).toMatchObject({ reconnectDelayMs: undefined, lastEventId: undefined });
+      // From the end of the cut stream to the next request, not from one request's start to the next.
+      expect(log.connections[1]?.reconnectDelayMs).toBeLessThan(log.ends[0]!.durationMs);
+      expect(log.connections[1]?.lastEventId).toBe(first.lastEventId);
     });
   });
 

@@ -42,7 +42,7 @@ describe('the built CLI', () => {
     expect(ends.map((end) => [end.action, end.events])).toEqual([['cut-fin', 2], ['cut-fin', 2]]);
     const connections = items.filter((item) => item.kind === 'connection');
     expect(connections[0]?.path).toBe('/api/stream?token=secr…ret');
-    expect(connections[1]?.sinceLastMs).toEqual(expect.any(Number));
+    expect(connections[1]).toMatchObject({ reconnectDelayMs: expect.any(Number), tokenReused: true });
     expect(items.at(-1)).toMatchObject({ kind: 'summary', requests: 2, streams: 2, cuts: 2 });
   });
 });

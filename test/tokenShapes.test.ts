@@ -90,7 +90,7 @@ describe('a 200 token answer no client can use', () => {
 
   it.each(CLIENT_MODELS)('the %s client never retries it', async (model) => {
     tokenBody = JSON.stringify({ sse_token: 42 });
-    const dispatcher = createDispatcher(2000);
+    const dispatcher = createDispatcher({ connectTimeoutMs: 2000, insecure: false });
     try {
       const generationsApi = new GenerationsApi(target(), dispatcher);
       const result = await runStreamSession({

@@ -655,7 +655,7 @@ export class Analyzer {
         return `${occurrences} retries at once (within ${formatMs(this.settings.atOnceMs)} of the end before) for ${generations}; worst: ${top.generation} from ${top.client}, ${top.requests} requests in the storm, ${rate}`;
       }
       case 'retry-after-terminal':
-        return `${occurrences} requests after a 400/404 or a terminal event, for ${generations}`;
+        return `${occurrences} request${occurrences === 1 ? '' : 's'} after a 400/404 or a terminal event, for ${generations}`;
       case 'inside-429-window':
         return `${occurrences} requests inside a 429's Retry-After window (${profile.client.rateLimitFallbackSeconds} s when absent), for ${generations}`;
       case 'no-backoff':

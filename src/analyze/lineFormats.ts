@@ -23,7 +23,17 @@ const MONTHS: Readonly<Record<string, number>> = { Jan: 0, Feb: 1, Mar: 2, Apr: 
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" [$request_time]
 // (nginx writes a quote inside a value as \x22, so a quoted field never holds one.)
-const NGINX = /^(\S+) \S+ (\S+) \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-) "[^"]*" "[^"]*"(?: (?:rt=)?(\d+(?:\.\d+)?))?/;
+const NGINX = /^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-) "[^"]*" "[^"]*"(?: (?:rt=)?(\d+(?:\.\d+)?))?/;
+const TIME_LOCAL = /^(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
+
+/** `10/Oct/2000:13:55:36 -0700` to epoch ms; undefined when it is not one. */
+function timeLocalMs(text: string): number | undefined {
+  const m = TIME_LOCAL.exec(text);
+  const month = m === null ? undefined : MONTHS[m[2]!];
+  if (m === null || month === undefined) return undefined;
+  const offsetMs = (m[7] === '-' ? -1 : 1) * (Number(m[8]) * 60 + Number(m[9])) * 60_000;
+  return Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offsetMs;
+}
 
 /**
  * nginx `combined`, and the variant with `$request_time` appended. nginx writes the line when the
@@ -31,26 +41,32 @@ const NGINX = /^(\S+) \S+ (\S+) \[(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{
  */
 export class NginxReader implements LineReader {
   readonly resolutionMs = 1000;
+  // Hundreds of lines share one second: its text is parsed once.
+  private lastTimeText = '';
+  private lastTimeMs: number | undefined;
 
   read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
     const m = NGINX.exec(line);
     if (m === null) return false;
-    const month = MONTHS[m[4]!];
-    if (month === undefined) return false;
-    const offsetMs = (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) * 60_000;
-    const endMs = Date.UTC(Number(m[5]), month, Number(m[3]), Number(m[6]), Number(m[7]), Number(m[8])) - offsetMs;
-    const seconds = m[16];
+    const timeText = m[3]!;
+    if (timeText !== this.lastTimeText) {
+      this.lastTimeText = timeText;
+      this.lastTimeMs = timeLocalMs(timeText);
+    }
+    const endMs = this.lastTimeMs;
+    if (endMs === undefined) return false;
+    const seconds = m[8];
     const durationMs = seconds === undefined ? undefined : Number(seconds) * 1000;
     const user = m[2]!;
     emit(accessRecord({
-      target: m[13]!,
+      target: m[5]!,
       line: lineNumber,
       client: user === '-' ? m[1]! : user,
-      method: m[12]!,
-      status: Number(m[14]),
+      method: m[4]!,
+      status: Number(m[6]),
       endMs,
       startMs: durationMs === undefined ? undefined : endMs - durationMs,
-      bytes: m[15] === '-' ? 0 : Number(m[15]),
+      bytes: m[7] === '-' ? 0 : Number(m[7]),
     }));
     return true;
   }

@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { SecretSink } from '../engine/secrets.js';
 import type { Clock } from '../engine/clock.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type TransportFailureKind } from '../engine/connection.js';
 import { terminalEventTest } from '../engine/contractEvents.js';
@@ -70,6 +71,8 @@ export interface CheckSettings {
   /** Existing generations to use instead of waiting for fixtures to finish. */
   readonly completedId: string | undefined;
   readonly failedId: string | undefined;
+  /** Told every stream token issued, for the output's redaction. */
+  readonly secrets?: SecretSink;
 }
 
 /**
@@ -95,7 +98,7 @@ export class CheckContext {
   constructor(private readonly settings: CheckSettings) {
     this.target = settings.target;
     this.profile = settings.target.profile;
-    this.api = new GenerationsApi(settings.target, settings.dispatcher);
+    this.api = new GenerationsApi(settings.target, settings.dispatcher, settings.secrets);
     this.clock = settings.clock;
     this.slow = settings.slow;
     this.env = {
@@ -120,13 +123,15 @@ export class CheckContext {
 
   /** Records that the target is unreachable and stops every rule still waiting on it. */
   markUnreachable(where: string, failure: Pick<HttpFailure, 'failure' | 'code'>): void {
+    // After Ctrl-C our own abort cuts requests short: that says nothing about the target.
+    if (this.settings.signal.aborted) return;
     this.unreachable ??= `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
     this.stopper.abort();
   }
 
   /** Turns an HTTP failure into a skip reason, flagging the run when the target is gone. */
   failureReason(where: string, failure: HttpFailure): string {
-    if (blocksEverything(failure.failure, failure.code, true)) this.markUnreachable(where, failure);
+    if (!this.signal.aborted && blocksEverything(failure.failure, failure.code, true)) this.markUnreachable(where, failure);
     return `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
   }
 

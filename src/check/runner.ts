@@ -1,7 +1,7 @@
 import { UnreachableError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createDispatcher } from '../engine/http.js';
-import { redactStreamUrl } from '../engine/secrets.js';
+import { redactStreamUrl, type SecretSink } from '../engine/secrets.js';
 import type { Profile, TargetOptions } from '../engine/target.js';
 import { CheckContext } from './context.js';
 import { RULES } from './rules/index.js';
@@ -20,6 +20,8 @@ export interface CheckOptions {
   readonly failedId: string | undefined;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
+  /** Told every stream token issued, for the output's redaction. */
+  readonly secrets?: SecretSink;
   /** The rule set; tests may pass their own. */
   readonly rules?: readonly Rule[];
 }
@@ -45,7 +47,7 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
   });
   callbacks.onPlan?.(plan.run);
   const startedAt = clock.now();
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   const ctx = new CheckContext({
     target,
     dispatcher,
@@ -54,6 +56,7 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
     slow: options.slow,
     completedId: options.completedId,
     failedId: options.failedId,
+    secrets: options.secrets,
   });
   const pending = new Set(plan.run);
   const byId = new Map<string, RuleResult>();

@@ -1,3 +1,4 @@
+import { checkOutputPath } from './outputFiles.js';
 import type { Command } from 'commander';
 import type { CheckCommandOptions } from '../commands/check.js';
 import { commaList } from '../options/parse.js';
@@ -41,7 +42,7 @@ export const checkCommand: CommandSpec<CheckCommandOptions> = {
       completedId: checkFlags.completedId,
       failedId: checkFlags.failedId,
       json: checkFlags.json === true,
-      junitFile: checkFlags.junit,
+      junitFile: checkFlags.junit === undefined ? undefined : checkOutputPath(checkFlags.junit, '--junit'),
       githubActions: context.env.GITHUB_ACTIONS === 'true',
       color: context.colorStdout,
     });

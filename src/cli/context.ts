@@ -1,6 +1,8 @@
 import { Option, type Command } from 'commander';
 import { PROFILE_NAMES } from '../options/profiles.js';
 import { resolveTargetOptions, type TargetFlags } from '../options/options.js';
+import type { FlowControl } from '../engine/connection.js';
+import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { delay, delayList, duration, nonNegativeInt, repeatable } from '../options/parse.js';
 
@@ -18,6 +20,12 @@ export interface CliContext {
   readonly stderrIsTty: boolean;
   /** Aborted on the first Ctrl-C/SIGTERM: commands stop and still report what ran. */
   readonly signal: AbortSignal;
+  /** The run's secrets, registered here by the CLI and learnt as tokens are issued; stdout and stderr already pass through it. */
+  readonly secrets: SecretSink & { addHeaders(headers: Readonly<Record<string, string>>): void };
+  /** Backpressure of stdout, for commands that print as fast as a server sends. */
+  readonly stdoutFlow: FlowControl;
+  /** Writes a report file through the same redaction as stdout. */
+  writeFile(path: string, text: string): void;
 }
 
 /** Colour for text written to `stream`: off for --no-color, NO_COLOR, CI and anything but a terminal. */
@@ -53,6 +61,7 @@ export function addTargetOptions(command: Command, { streamUrl = true } = {}): C
     .addOption(new Option('--profile <name>', 'contract profile').choices(PROFILE_NAMES))
     .option('--config <file>', 'config file (default ./sse-doctor.config.json)')
     .option('--connect-timeout <duration>', 'connect timeout, e.g. 5s', duration)
+    .option('--insecure', 'do not verify TLS certificates (a self-signed staging server); said loudly, never for production')
     .option('--json', 'machine-readable output on stdout');
   if (streamUrl) command.option('--url <url>', 'open this SSE URL directly (implies --profile generic)');
   return command;
@@ -69,6 +78,12 @@ export function addClientPolicyOptions(command: Command): Command {
 /** Global, target and command flags, merged as commander holds them. */
 export type CommonFlags = TargetFlags & { json?: boolean };
 
+/** The target, with its secrets registered with the redactor before anything can print them. */
 export function targetFromFlags(flags: CommonFlags, context: CliContext): TargetOptions {
-  return resolveTargetOptions(flags, context.env);
+  const target = resolveTargetOptions(flags, context.env);
+  context.secrets.add(target.auth);
+  context.secrets.add(target.otherAuth);
+  context.secrets.addHeaders(target.headers);
+  if (target.insecure) context.stderr.write('sse-doctor: WARNING: --insecure: TLS certificates are NOT verified; anyone between here and the server can read the bearer and the streams\n');
+  return target;
 }

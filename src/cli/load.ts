@@ -1,3 +1,5 @@
+import { defaultPartFile } from '../load/part.js';
+import { checkOutputPath } from './outputFiles.js';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { LoadOptions } from '../commands/load.js';
@@ -89,10 +91,11 @@ export const loadCommand: CommandSpec<LoadOptions> = {
       plan,
       workers: loadFlags.workers,
       shard: loadFlags.shard,
-      partFile: loadFlags.part,
+      // Checked now: a run of minutes must not end with its part lost to a bad path.
+      partFile: loadFlags.shard === undefined ? loadFlags.part : checkOutputPath(loadFlags.part ?? defaultPartFile(loadFlags.shard), '--part'),
       thresholds: Object.freeze([...(loadFlags.threshold ?? [])]),
       json: loadFlags.json === true,
-      htmlFile: loadFlags.html,
+      htmlFile: loadFlags.html === undefined ? undefined : checkOutputPath(loadFlags.html, '--html'),
       color: context.colorStdout,
     });
   },

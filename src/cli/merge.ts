@@ -1,3 +1,4 @@
+import { checkOutputPath } from './outputFiles.js';
 import type { Command } from 'commander';
 import type { MergeOptions } from '../commands/merge.js';
 import type { Threshold } from '../load/thresholds.js';
@@ -26,10 +27,10 @@ export const mergeCommand: CommandSpec<MergeOptions> = {
     const mergeFlags = flags as MergeFlags;
     return Object.freeze({
       files: Object.freeze([...(args[0] as string[])]),
-      outFile: mergeFlags.out,
+      outFile: mergeFlags.out === undefined ? undefined : checkOutputPath(mergeFlags.out, '--out'),
       thresholds: Object.freeze([...(mergeFlags.threshold ?? [])]),
       json: mergeFlags.json === true,
-      htmlFile: mergeFlags.html,
+      htmlFile: mergeFlags.html === undefined ? undefined : checkOutputPath(mergeFlags.html, '--html'),
       color: context.colorStdout,
     });
   },

@@ -9,6 +9,7 @@ import { addCutOptions, type CutFlags } from './proxy.js';
 interface ReplayFlags extends CommonFlags, CutFlags {
   list?: boolean;
   client?: ClientModelName;
+  clientModel?: string;
   maxRequests?: number;
   maxDuration?: number;
   requests?: number;
@@ -27,6 +28,7 @@ export const replayCommand: CommandSpec<ReplayOptions> = {
             .argument('[scenario]', 'scenario name (see --list) or the path of a scenario module (.js)')
             .option('--list', 'list the built-in scenarios')
             .addOption(new Option('--client <model>', "one client model (default: the scenario's, side by side)").choices(CLIENT_MODELS))
+            .addOption(new Option('--client-model <file>', 'a client model measured by analyze --client-model').conflicts('client'))
             .option('--max-requests <n>', `most requests one client may send (default ${DEFAULT_REPLAY_SETTINGS.maxRequests})`, positiveInt)
             .option('--max-duration <duration>', 'longest one client may run, e.g. 20s (default: 20s for retry-storm, else the profile generation timeout)', duration)
             .option('--requests <n>', `rate-limit-spam: token requests to send (default ${DEFAULT_REPLAY_SETTINGS.requests})`, positiveInt)
@@ -38,7 +40,7 @@ export const replayCommand: CommandSpec<ReplayOptions> = {
       'network-cutoff: ',
       DEFAULT_REPLAY_SETTINGS.cut.afterEvents,
     ),
-  options: ({ args, flags }, context) => {
+  options: async ({ args, flags }, context) => {
     const replayFlags = flags as ReplayFlags;
     const cutAfterEvents = replayFlags.cutAfterTime !== undefined ? undefined : (replayFlags.cutAfterEvents ?? DEFAULT_REPLAY_SETTINGS.cut.afterEvents);
     return Object.freeze({
@@ -46,7 +48,10 @@ export const replayCommand: CommandSpec<ReplayOptions> = {
       scenario: args[0] as string | undefined,
       list: replayFlags.list === true,
       settings: Object.freeze({
-        clients: replayFlags.client === undefined ? undefined : Object.freeze([replayFlags.client]),
+        clients:
+          replayFlags.clientModel !== undefined ? Object.freeze([(await import('../analyze/clientModel.js')).readClientModel(replayFlags.clientModel)])
+          : replayFlags.client === undefined ? undefined
+          : Object.freeze([replayFlags.client]),
         maxRequests: replayFlags.maxRequests ?? DEFAULT_REPLAY_SETTINGS.maxRequests,
         maxDurationMs: replayFlags.maxDuration,
         requests: replayFlags.requests ?? DEFAULT_REPLAY_SETTINGS.requests,

@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
+import type { SecretSink } from '../engine/secrets.js';
 import ora from 'ora';
 import { runCheck, type CheckOptions } from '../check/runner.js';
-import { EXIT_CODES, UsageError } from '../errors.js';
+import { EXIT_CODES } from '../errors.js';
 import { renderCheckGithub } from '../reporters/checkGithub.js';
 import { renderCheckJson } from '../reporters/checkJson.js';
 import { renderCheckJunit } from '../reporters/checkJunit.js';
@@ -23,11 +23,14 @@ export interface CheckCommandOptions extends Omit<CheckOptions, 'clock' | 'signa
 }
 
 export interface CheckCommandIo {
+  readonly secrets?: SecretSink;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Progress (a spinner) only for a person at a terminal. */
   readonly stderrIsTty: boolean;
   readonly signal?: AbortSignal;
+  /** Writes a report file through the run's redaction. */
+  writeFile(path: string, text: string): void;
 }
 
 /**
@@ -51,6 +54,7 @@ export async function check(options: CheckCommandOptions, io: CheckCommandIo): P
       completedId: options.completedId,
       failedId: options.failedId,
       signal: io.signal,
+      secrets: io.secrets,
     },
     {
       onPlan: (rules) => spinner.start(`check: running ${rules.length} rules`),
@@ -63,11 +67,7 @@ export async function check(options: CheckCommandOptions, io: CheckCommandIo): P
   if (io.signal?.aborted) io.stderr.write('check: interrupted; the report covers what ran\n');
 
   if (options.junitFile !== undefined) {
-    try {
-      writeFileSync(options.junitFile, renderCheckJunit(report));
-    } catch (error) {
-      throw new UsageError(`--junit: cannot write ${options.junitFile} (${(error as Error).message})`, { cause: error });
-    }
+    io.writeFile(options.junitFile, renderCheckJunit(report));
   }
   // Workflow commands are read from the job's output; with --json they go to stderr so stdout stays JSON.
   if (options.githubActions) (options.json ? io.stderr : io.stdout).write(renderCheckGithub(report));

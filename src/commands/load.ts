@@ -1,8 +1,7 @@
-import { writeFileSync } from 'node:fs';
 import { Chalk } from 'chalk';
-import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
+import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { openFilesLimit, socketLimitWarning } from '../load/fileLimit.js';
-import type { LoadPart } from '../load/part.js';
+import { defaultPartFile, type LoadPart } from '../load/part.js';
 import { planShare, type LoadPlan } from '../load/plan.js';
 import { buildLoadReport, type LoadReport } from '../load/report.js';
 import { runLoad } from '../load/runner.js';
@@ -10,7 +9,8 @@ import type { Threshold } from '../load/thresholds.js';
 import { Ticker } from '../load/ticker.js';
 import { loadHtml } from '../reporters/loadHtml.js';
 import { loadJson } from '../reporters/loadJson.js';
-import { loadTable } from '../reporters/loadTable.js';
+import { describeLoadError, loadTable } from '../reporters/loadTable.js';
+import { FATAL_TRANSPORT_KINDS } from '../engine/connection.js';
 
 /** How a load report is shown; shared by `load` and `merge`. */
 export interface LoadOutputOptions {
@@ -36,6 +36,8 @@ export interface LoadIo {
   /** Draw the live ticker in place (stderr is a terminal). */
   readonly stderrIsTty: boolean;
   readonly signal?: AbortSignal;
+  /** Writes a report file through the run's redaction. */
+  writeFile(path: string, text: string): void;
 }
 
 /**
@@ -63,13 +65,12 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
   }
   if (options.shard) {
     part = { ...part, shard: options.shard, shardsMerged: [options.shard.index] };
-    const file = options.partFile ?? `sse-doctor-part-${options.shard.index}-of-${options.shard.count}.json`;
-    writeFileSync(file, JSON.stringify(part));
+    const file = options.partFile ?? defaultPartFile(options.shard);
+    io.writeFile(file, JSON.stringify(part));
     io.stderr.write(`load: wrote shard ${options.shard.index}/${options.shard.count} to ${file} (combine the parts with: sse-doctor merge <files>)\n`);
   }
-  if (neverAnswered(part)) {
-    throw new UnreachableError(`${part.settings.target}: unreachable (${Object.keys(part.errors).join(', ')}); is the server running and the URL right?`);
-  }
+  const blocked = neverAnswered(part);
+  if (blocked !== undefined) throw new UnreachableError(`${part.settings.target}: ${blocked}`);
   const exitCode = writeLoadReport(buildLoadReport(part, options.thresholds), options, io);
   if (io.signal?.aborted) {
     io.stderr.write('load: interrupted; the report covers what ran\n');
@@ -79,21 +80,22 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
 }
 
 /** Prints the report (table or JSON), writes the HTML page, and returns the exit code. */
-export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, io: Pick<LoadIo, 'stdout' | 'stderr'>): number {
+export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, io: Pick<LoadIo, 'stdout' | 'stderr' | 'writeFile'>): number {
   io.stdout.write(options.json ? loadJson(report) : loadTable(report, new Chalk({ level: options.color ? 1 : 0 })));
   if (options.htmlFile !== undefined) {
-    try {
-      writeFileSync(options.htmlFile, loadHtml(report));
-    } catch (error) {
-      throw new UsageError(`--html: cannot write ${options.htmlFile} (${(error as Error).message})`, { cause: error });
-    }
+    io.writeFile(options.htmlFile, loadHtml(report));
     if (!options.json) io.stderr.write(`load: report page written to ${options.htmlFile}\n`);
   }
   return report.verdict === 'pass' ? EXIT_CODES.ok : EXIT_CODES.findings;
 }
 
 /** Nothing but connection failures: the target is not there, which is the tool's trouble, not a finding. */
-function neverAnswered(part: LoadPart): boolean {
+/** Why nothing ever answered (nothing there, TLS or HTTP not spoken as asked), in plain words; undefined when something did. */
+function neverAnswered(part: LoadPart): string | undefined {
   const answers = [part.responses.create, part.responses.token, part.responses.stream].reduce((sum, byStatus) => sum + Object.keys(byStatus).length, 0);
-  return answers === 0 && Object.keys(part.errors).some((kind) => kind.endsWith('unreachable'));
+  if (answers > 0) return undefined;
+  const blocking = Object.keys(part.errors).find((kind) => NEVER_ANSWERED.some((failure) => kind.endsWith(failure)));
+  return blocking === undefined ? undefined : describeLoadError(blocking);
 }
+
+const NEVER_ANSWERED: readonly string[] = [...FATAL_TRANSPORT_KINDS, 'closed-before-answer'];

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { mergeParts, parsePart } from '../load/merge.js';
 import type { LoadPart } from '../load/part.js';
@@ -12,7 +12,7 @@ export interface MergeOptions extends LoadOutputOptions {
 }
 
 /** `sse-doctor merge parts/*.json`: combines shard parts exactly and reports them as one run. */
-export async function merge(options: MergeOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number> {
+export async function merge(options: MergeOptions, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; writeFile(path: string, text: string): void }): Promise<number> {
   const parts: LoadPart[] = options.files.map((file) => {
     let text: string;
     try {
@@ -36,7 +36,7 @@ export async function merge(options: MergeOptions, io: { stdout: NodeJS.Writable
   const merged = mergeParts(parts);
   const expected = [...counts][0];
   const complete = expected === undefined || merged.shardsMerged.length === expected;
-  if (options.outFile !== undefined) writeFileSync(options.outFile, JSON.stringify(merged));
+  if (options.outFile !== undefined) io.writeFile(options.outFile, JSON.stringify(merged));
   const report = buildLoadReport(merged, options.thresholds);
   const withMissing = complete
     ? report

@@ -1,5 +1,6 @@
 import { Chalk } from 'chalk';
 import ora from 'ora';
+import type { SecretSink } from '../engine/secrets.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
@@ -20,6 +21,7 @@ export interface ReplayOptions {
 }
 
 export interface ReplayCommandIo {
+  readonly secrets?: SecretSink;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Progress (a spinner) only for a person at a terminal. */
@@ -44,6 +46,7 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
       options.target,
       {
         signal: io.signal,
+        secrets: io.secrets,
         onScenarioStart: (scenario, clients) => spinner.start(`replaying ${scenario} with ${clients.join(' and ')}`),
         onScenarioEnd: (scenario, scenarioReports) => {
           spinner.stop();

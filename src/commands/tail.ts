@@ -2,10 +2,10 @@ import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { describeTransportFailure } from '../engine/connection.js';
+import { describeTransportFailure, type FlowControl } from '../engine/connection.js';
 import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
 import { createDispatcher, isHttpFailure } from '../engine/http.js';
-import { redactStreamUrl, shortenToken } from '../engine/secrets.js';
+import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
 import { heldBackLimitMs } from '../engine/heldBack.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
@@ -25,13 +25,18 @@ export interface TailOptions {
   readonly json: boolean;
   readonly color: boolean;
   readonly clock?: Clock;
+  /** The overall bound of the run (ms); undefined only with `--follow`. */
+  readonly maxDurationMs: number | undefined;
 }
 
 /**
  * `sse-doctor tail`: follow one stream live, reconnecting by the client policy, and say how it
  * ended. Exit 0 only for a terminal event followed by a clean close.
  */
-export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal }): Promise<number> {
+export async function tail(
+  options: TailOptions,
+  io: { stdout: NodeJS.WritableStream; signal?: AbortSignal; secrets?: SecretSink; stdoutFlow?: FlowControl },
+): Promise<number> {
   const clock = options.clock ?? systemClock;
   const { target } = options;
   const { profile } = target;
@@ -42,9 +47,9 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
     const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
     if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
   };
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const dispatcher = createDispatcher(target);
   try {
-    const api = new GenerationsApi(target, dispatcher);
+    const api = new GenerationsApi(target, dispatcher, io.secrets);
     const { source, generationId } = await resolveSource(options, api, io.signal);
     if (generationId !== null) emit({ kind: 'generation', id: generationId, created: options.generationId === undefined, t: since(clock.now()) });
 
@@ -62,6 +67,8 @@ export async function tail(options: TailOptions, io: { stdout: NodeJS.WritableSt
         dispatcher,
         clock,
         signal: io.signal,
+        flowControl: io.stdoutFlow,
+        maxDurationMs: options.maxDurationMs,
       },
       {
         onTokenResult: (result) => {

@@ -31,6 +31,16 @@ export type StreamEnd =
 
 export type StreamEndKind = StreamEnd['kind'];
 
+/**
+ * Backpressure from whoever consumes the events (a slow terminal, `| less`): while `ready()` is
+ * false the socket is not read, so a fast server fills the kernel's buffers, not our memory.
+ */
+export interface FlowControl {
+  ready(): boolean;
+  /** Calls `resume` once, when `ready()` is true again. */
+  onReady(resume: () => void): void;
+}
+
 /** What the response said before the first byte of the body. */
 export interface StreamOpen {
   readonly status: number;
@@ -65,6 +75,7 @@ export interface StreamRequest {
   readonly clock?: Clock;
   /** Decides which events end the stream by the active profile's rules. */
   readonly isTerminal?: (event: SseEvent) => boolean;
+  readonly flowControl?: FlowControl;
 }
 
 /** Typed callbacks, eventsource-parser style. The connection never prints. */
@@ -130,6 +141,9 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private decompressor: Transform | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private finished = false;
+  /** undici's resume for a paused body (see `FlowControl`). */
+  private resumeBody: (() => void) | undefined;
+  private paused = false;
   /** The outer signal's abort listener and the watchdog's timer callback, in one closure. */
   private readonly wake = () => this.checkDeadlines();
 
@@ -167,7 +181,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (this.stopReason !== undefined || this.req.signal?.aborted) abort();
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.resumeBody = resume;
     const headersAt = this.clock.now();
     const headers = flattenHeaders(util.parseHeaders(rawHeaders));
     const contentEncoding = statusCode === 200 ? decodedEncoding(headers['content-encoding']) : undefined;
@@ -197,6 +212,17 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
       this.lastByteAt = this.clock.now();
       if (this.decompressor !== undefined) this.decompressor.write(chunk);
       else this.decoder?.push(chunk, this.lastByteAt);
+      const flow = this.req.flowControl;
+      if (flow !== undefined && !flow.ready()) {
+        this.paused = true;
+        flow.onReady(() => {
+          // The wait was ours, not the server's: silence counts from now.
+          this.paused = false;
+          this.lastByteAt = this.clock.now();
+          this.resumeBody?.();
+        });
+        return false;
+      }
     } else if (this.excerpt !== undefined) {
       this.excerpt.push(chunk);
       this.excerptBytes += chunk.length;
@@ -269,7 +295,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined && now - this.terminalEvent.t >= closeAfterTerminalMs) {
       return this.stop({ kind: 'lingered', afterTerminalMs: now - this.terminalEvent.t });
     }
-    if (silenceTimeoutMs > 0 && this.decoder !== undefined && now - this.lastByteAt >= silenceTimeoutMs) {
+    if (silenceTimeoutMs > 0 && this.decoder !== undefined && !this.paused && now - this.lastByteAt >= silenceTimeoutMs) {
       return this.stop({ kind: 'silence', silentMs: now - this.lastByteAt });
     }
     this.armWatchdog();
@@ -397,7 +423,8 @@ export function transportFailureKind(code: string, beforeAnswer: boolean): Trans
   if (CERTIFICATE_CODES.test(code) || TLS_CODES.test(code)) return 'tls';
   if (PROTOCOL_CODES.test(code)) return 'protocol';
   if (code === 'ECONNRESET') return 'reset';
-  return beforeAnswer ? 'closed-before-answer' : 'abrupt-close';
+  // UND_ERR_ABORTED is our own abort (Ctrl-C, a bound): never a sign of what the server does.
+  return beforeAnswer && code !== 'UND_ERR_ABORTED' ? 'closed-before-answer' : 'abrupt-close';
 }
 
 /** One line in plain words: what failed, why it matters, and what to do about it. */
@@ -409,6 +436,8 @@ export function describeTransportFailure(kind: TransportFailureKind, code: strin
     case 'timeout':
       return `no answer in time${known}`;
     case 'tls':
+      // Without its code (a load run's tally), the kind alone cannot tell the two causes apart.
+      if (code === 'UNKNOWN') return 'TLS failed: an untrusted certificate (NODE_EXTRA_CA_CERTS, or --insecure) or a plain port spoken to in TLS (use http://)';
       return CERTIFICATE_CODES.test(code)
         ? `TLS failed: the server's certificate is not trusted here${known}; trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (never in production)`
         : `TLS failed: the server does not speak TLS on this port${known}; use http:// for a plain port, or the port that serves https`;

@@ -45,6 +45,15 @@ export const terminalEventTest = cachedPer((profile: Profile): ((event: SseEvent
   };
 });
 
+/**
+ * Whether the data is a connection's `connected` event. Its progress is a snapshot of the
+ * generation as of the connection (0.0 in seed 000 even on a resume, the current one elsewhere),
+ * not a step of the stream's progress: it is left out when progress must never go back.
+ */
+export function isConnectedEvent(data: ContractEventData): boolean {
+  return data.stage === 'connected';
+}
+
 /** Whether an event is a heartbeat by type (comments are heartbeats too, counted elsewhere). */
 export function isHeartbeatEvent(event: SseEvent): boolean {
   return event.event === 'heartbeat';

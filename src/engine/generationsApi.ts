@@ -1,4 +1,5 @@
 import type { Dispatcher } from 'undici';
+import type { SecretSink } from './secrets.js';
 import type { TargetOptions } from './target.js';
 import { isHttpFailure, sendJson, type HttpExchange, type HttpFailure } from './http.js';
 
@@ -47,6 +48,8 @@ export class GenerationsApi {
   constructor(
     private readonly target: TargetOptions,
     private readonly dispatcher: Dispatcher | undefined,
+    /** Told every stream token issued, so that the output layer can hide it wherever it turns up. */
+    private readonly secrets?: SecretSink,
   ) {}
 
   /** The URL of one of the profile's paths for generation `id`. */
@@ -99,7 +102,9 @@ export class GenerationsApi {
     if (isHttpFailure(result)) return { ok: false, failure: result };
     if (result.status !== 200) return { ok: false, exchange: result, detail: detailOf(result) };
     const token = this.tokenFromBody(id, result.json);
-    return typeof token === 'string' ? { ok: false, exchange: result, unusable: token } : { ok: true, exchange: result, token };
+    if (typeof token === 'string') return { ok: false, exchange: result, unusable: token };
+    this.secrets?.add(token.token, 'shorten');
+    return { ok: true, exchange: result, token };
   }
 
   /**

@@ -1,10 +1,11 @@
+import type { TargetOptions } from './target.js';
 import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { errorCode, flattenHeaders, requestTarget, transportFailureKind, type TransportFailureKind } from './connection.js';
 import { parseRetryAfterSeconds } from './delay.js';
 
-/** One agent per run: it carries the connect timeout every request and stream shares. */
-export function createDispatcher(connectTimeoutMs: number): Dispatcher {
-  return new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 10_000 });
+/** One agent per run: it carries the connect timeout (and, with `--insecure`, no certificate check) every request and stream shares. */
+export function createDispatcher(target: Pick<TargetOptions, 'connectTimeoutMs' | 'insecure'>): Dispatcher {
+  return new Agent({ connect: { timeout: target.connectTimeoutMs, rejectUnauthorized: !target.insecure }, keepAliveTimeout: 10_000 });
 }
 
 /** An HTTP exchange as evidence: status, headers, the body (parsed when JSON), timing. */

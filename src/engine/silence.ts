@@ -28,10 +28,11 @@ export function longestSilence(openAt: number, signs: readonly number[], until: 
 }
 
 /**
- * Idle timeouts users deploy are seconds long (nginx's proxy_read_timeout defaults to 60 s); a
- * cut after a shorter silence is more likely a backend dropping the connection.
+ * Idle timeouts users deploy are a second or more (nginx's proxy_read_timeout defaults to 60 s);
+ * a cut after a much shorter silence is more likely a backend dropping the connection. Half a
+ * second leaves room for a 1 s timeout measured from our side of the connection.
  */
-export const MIN_IDLE_TIMEOUT_MS = 1000;
+export const MIN_IDLE_TIMEOUT_MS = 500;
 
 /**
  * The silence that ended in a cut: a connection that broke or closed without a terminal event
@@ -45,10 +46,13 @@ export function silenceBeforeCut(openAt: number | undefined, signs: readonly num
   return silence.gapMs;
 }
 
-/** Two cuts after silences this close (or within 15 %) are the same timeout. */
-const SAME_TIMEOUT_MS = 250;
+/**
+ * Two cuts after silences this close (or within 30 %) are the same timeout: a proxy's timer and
+ * ours both run late on a busy machine, by different amounts.
+ */
+const SAME_TIMEOUT_MS = 500;
 
 /** Whether two cuts came after the same silence: one idle timeout cutting each time. */
 export function sameSilence(a: number, b: number): boolean {
-  return Math.abs(a - b) <= Math.max(SAME_TIMEOUT_MS, 0.15 * Math.min(a, b));
+  return Math.abs(a - b) <= Math.max(SAME_TIMEOUT_MS, 0.3 * Math.min(a, b));
 }

@@ -1,6 +1,6 @@
 import { sameSilence, silenceBeforeCut } from './silence.js';
 import type { StreamResult } from './connection.js';
-import { isHeartbeatEvent, parseEventData } from './contractEvents.js';
+import { isConnectedEvent, isHeartbeatEvent, parseEventData } from './contractEvents.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from './heldBack.js';
 import type { SseEvent } from './sseDecoder.js';
 
@@ -119,10 +119,8 @@ export class StreamObserver {
     const timed = timedEvent(event, data);
     if (timed !== undefined) this.timed.push(timed);
     if (data) {
-      if (typeof data.progress === 'number') {
-        // A connected event states where the generation is as of now (0.0 in seed 000 even on a
-        // resume): it starts the count again rather than going back.
-        if (this.lastProgress !== undefined && data.progress < this.lastProgress && data.stage !== 'connected') {
+      if (typeof data.progress === 'number' && !isConnectedEvent(data)) {
+        if (this.lastProgress !== undefined && data.progress < this.lastProgress) {
           this.onObservation({ kind: 'progress-backwards', from: this.lastProgress, to: data.progress, id: event.id, t: event.t });
         }
         this.lastProgress = data.progress;

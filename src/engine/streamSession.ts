@@ -3,7 +3,7 @@ import type { TargetOptions } from './target.js';
 import type { Profile } from './target.js';
 import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
-import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type FlowControl, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
 import type { GenerationsApi, TokenResult } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
@@ -29,6 +29,8 @@ export interface SessionOptions {
   readonly maxAttempts?: number;
   /** Bound on the whole session (ms). */
   readonly maxDurationMs?: number;
+  /** Backpressure from the output the events go to. */
+  readonly flowControl?: FlowControl;
 }
 
 /** Progress of a session, for live output. Every callback is optional. */
@@ -181,6 +183,12 @@ class StreamSession implements StreamCallbacks {
     return undefined;
   }
 
+  /** Time left before the session's duration bound (Infinity without one); at least 1 ms, as 0 means "no cap" to a connection. */
+  private remainingMs(): number {
+    const { maxDurationMs } = this.options;
+    return maxDurationMs === undefined ? Infinity : Math.max(1, maxDurationMs - (this.clock.now() - this.startedAt));
+  }
+
   /** A retry whose wait would end past the session's duration bound stops now, rather than sleeping into it. */
   private withinBound(decision: PolicyDecision): PolicyDecision {
     const { maxDurationMs } = this.options;
@@ -223,7 +231,8 @@ class StreamSession implements StreamCallbacks {
       headers: options.streamHeaders,
       lastEventId,
       silenceTimeoutMs: options.model.silenceMs,
-      maxDurationMs: limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS,
+      // The session's own bound holds inside a connection too: a stream that never ends must not outlive the run.
+      maxDurationMs: Math.min(limits.streamMaxSeconds * 1000 + DURATION_CAP_GRACE_MS, this.remainingMs()),
       closeAfterTerminalMs: limits.closeAfterTerminalSeconds * 1000,
       maxLineBytes: options.maxLineBytes,
       headersTimeoutMs: options.headersTimeoutMs,
@@ -231,6 +240,7 @@ class StreamSession implements StreamCallbacks {
       signal: options.signal,
       clock: this.clock,
       isTerminal: this.isTerminal,
+      flowControl: options.flowControl,
     };
   }
 

@@ -76,6 +76,8 @@ export interface TargetOptions {
   readonly headersTimeoutMs: number;
   /** Longest pending line the SSE decoder holds before calling the stream broken. */
   readonly maxLineBytes: number;
+  /** `--insecure`: TLS certificates are not verified (said loudly on stderr by the CLI). */
+  readonly insecure: boolean;
   /** Field names (dotted paths) of a JSON-lines log for `analyze`: time, client, method, path, status, durationMs, bytes, events. */
   readonly logFields?: Readonly<Record<string, string>>;
 }

@@ -78,3 +78,8 @@ export const LOAD_PART_FORMAT = 'sse-doctor-load-part/1';
 export function emptyCounters(): LoadCounters {
   return { flows: 0, createRequests: 0, tokenRequests: 0, connections: 0, streamsOpened: 0, events: 0, comments: 0, reconnects: 0 };
 }
+
+/** Where `--shard i/n` writes its part when `--part` names no file. */
+export function defaultPartFile(shard: { readonly index: number; readonly count: number }): string {
+  return `sse-doctor-part-${shard.index}-of-${shard.count}.json`;
+}

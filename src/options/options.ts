@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { DELAY_RANGE_MS } from '../engine/delay.js';
-import { registerSecret } from '../engine/secrets.js';
 import type { Profile, ProfileClient, TargetOptions } from '../engine/target.js';
 import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js';
 
 /** The target and client-policy flags as commander hands them over, values already parsed by `options/parse.ts`. */
 export interface TargetFlags {
+  insecure?: boolean;
   config?: string;
   baseUrl?: string;
   url?: string;
@@ -68,10 +68,8 @@ export function resolveTargetOptions(
   const streamUrl = flags.url === undefined ? undefined : normaliseUrl(flags.url, '--url');
   const headers = { ...checkHeaderRecord(file.headers ?? {}, 'headers'), ...parseHeaderFlags(flags.header ?? []) };
 
-  const auth = nonEmpty(flags.auth) ?? nonEmpty(env.SSE_DOCTOR_AUTH) ?? nonEmpty(file.auth);
-  const otherAuth = nonEmpty(flags.otherAuth) ?? nonEmpty(env.SSE_DOCTOR_OTHER_AUTH) ?? nonEmpty(file.otherAuth);
-  registerSecret(auth);
-  registerSecret(otherAuth);
+  const auth = bearerOf(flags.auth, '--auth') ?? bearerOf(env.SSE_DOCTOR_AUTH, 'SSE_DOCTOR_AUTH') ?? bearerOf(file.auth, 'auth');
+  const otherAuth = bearerOf(flags.otherAuth, '--other-auth') ?? bearerOf(env.SSE_DOCTOR_OTHER_AUTH, 'SSE_DOCTOR_OTHER_AUTH') ?? bearerOf(file.otherAuth, 'otherAuth');
   return deepFreeze({
     baseUrl,
     streamUrl,
@@ -82,6 +80,7 @@ export function resolveTargetOptions(
     connectTimeoutMs: flags.connectTimeout ?? checkNumber(file.connectTimeoutMs ?? 5_000, 'connectTimeoutMs'),
     headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
     maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
+    insecure: flags.insecure === true,
     logFields: checkLogFields(file.logFields ?? {}),
   });
 }
@@ -179,6 +178,7 @@ function checkHeaderRecord(value: unknown, path: string): Record<string, string>
   for (const [name, headerValue] of Object.entries(value)) {
     if (typeof headerValue !== 'string') throw new ConfigError(`${path}.${name}: expected a string`);
     checkHeaderName(name, `${path}.${name}`);
+    checkHeaderValue(headerValue, `${path}.${name}`, ConfigError);
   }
   return value as Record<string, string>;
 }
@@ -198,6 +198,16 @@ function checkHeaderName(name: string, where: string): void {
   if (!HEADER_NAME.test(name)) throw new ConfigError(`${where}: "${name}" is not a valid header name`);
 }
 
+/**
+ * A header value with CR, LF or NUL would end the header early and smuggle the rest into the
+ * request (or make undici throw mid-run): a usage error, said up front. The value is not echoed:
+ * it may be a credential.
+ */
+function checkHeaderValue(value: string, where: string, error: typeof UsageError | typeof ConfigError): string {
+  if (/[\r\n\0]/.test(value)) throw new error(`${where}: the value holds a line break (CR/LF) or NUL, which cannot go in an HTTP header; remove it`);
+  return value;
+}
+
 /** `-H 'Name: value'`, as curl takes it. */
 export function parseHeaderFlags(values: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -205,8 +215,8 @@ export function parseHeaderFlags(values: readonly string[]): Record<string, stri
     const colon = raw.indexOf(':');
     if (colon <= 0) throw new UsageError(`-H "${raw}": expected "Name: value"`);
     const name = raw.slice(0, colon).trim();
-    checkHeaderName(name, `-H "${raw}"`);
-    headers[name] = raw.slice(colon + 1).trim();
+    checkHeaderName(name, `-H "${name}: …"`);
+    headers[name] = checkHeaderValue(raw.slice(colon + 1).trim(), `-H "${name}: …"`, UsageError);
   }
   return headers;
 }
@@ -223,6 +233,12 @@ export function normaliseUrl(raw: string, where: string): string {
     throw new UsageError(`${where}: "${raw}" must be an http:// or https:// URL`);
   }
   return url.href.replace(/\/$/, '');
+}
+
+/** A bearer goes into `Authorization: Bearer …`, so it obeys the header value rules. */
+function bearerOf(value: string | undefined, where: string): string | undefined {
+  const bearer = nonEmpty(value);
+  return bearer === undefined ? undefined : checkHeaderValue(bearer, where, where === 'auth' || where === 'otherAuth' ? ConfigError : UsageError);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

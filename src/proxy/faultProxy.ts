@@ -30,8 +30,16 @@ export interface ProxyConnection {
   readonly method: string;
   /** Path and query, with a `token` parameter shortened. */
   readonly path: string;
-  /** Time since the same client's previous request to the same path (ms): its reconnect interval. */
-  readonly sinceLastMs: number | undefined;
+  /**
+   * Time from the end of the same client's previous request to the same path to the start of
+   * this one (ms): the client's real reconnect delay. Undefined for its first, or while the
+   * previous one is still open.
+   */
+  readonly reconnectDelayMs: number | undefined;
+  /** The `Last-Event-ID` the client sent, if any. */
+  readonly lastEventId: string | undefined;
+  /** The `token` query parameter was sent before: a single-use token used again. */
+  readonly tokenReused: boolean;
   readonly t: number;
 }
 
@@ -47,6 +55,8 @@ export interface ProxyConnectionEnd {
   readonly events: number;
   readonly bytes: number;
   readonly durationMs: number;
+  /** The request reused a token sent before (see `ProxyConnection.tokenReused`). */
+  readonly tokenReused: boolean;
   readonly t: number;
 }
 
@@ -98,7 +108,7 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
   const target = new URL(options.target);
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   const { rules } = options;
-  const lastSeen = new Map<string, number>();
+  const clients = new ClientHistory();
   let nextId = 1;
   // Streams chosen for a cut (what cutLimit counts) and streams actually cut (one may end first).
   let cutsPlanned = 0;
@@ -111,9 +121,10 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
     const path = req.url ?? '/';
     const shownPath = redactStreamUrl(new URL(path, target).href).slice(target.origin.length);
     const clientKey = `${req.socket.remoteAddress ?? ''} ${req.headers['user-agent'] ?? ''} ${path.split('?')[0]}`;
-    const previous = lastSeen.get(clientKey);
-    lastSeen.set(clientKey, startedAt);
-    callbacks.onConnection?.({ id, method: req.method ?? 'GET', path: shownPath, sinceLastMs: previous === undefined ? undefined : startedAt - previous, t: startedAt });
+    const reconnectDelayMs = clients.started(clientKey, startedAt);
+    const tokenReused = clients.tokenUsed(new URL(path, target).searchParams.get('token'));
+    const lastEventId = req.headers['last-event-id'];
+    callbacks.onConnection?.({ id, method: req.method ?? 'GET', path: shownPath, reconnectDelayMs, lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined, tokenReused, t: startedAt });
 
     let status: number | undefined;
     let stream = false;
@@ -125,7 +136,9 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
       ended = true;
       clearTimeout(cutTimer);
       clearInterval(flushTimer);
-      callbacks.onConnectionEnd?.({ id, method: req.method ?? 'GET', path: shownPath, status, stream, action, events, bytes, durationMs: clock.now() - startedAt, t: clock.now() });
+      const endedAt = clock.now();
+      clients.ended(clientKey, endedAt);
+      callbacks.onConnectionEnd?.({ id, method: req.method ?? 'GET', path: shownPath, status, stream, action, events, bytes, durationMs: endedAt - startedAt, tokenReused, t: endedAt });
     };
     let cutTimer: NodeJS.Timeout | undefined;
     let flushTimer: NodeJS.Timeout | undefined;
@@ -247,6 +260,47 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
         server.close(() => resolve());
       }),
   };
+}
+
+/** Past this many, the oldest clients and tokens are forgotten: a long-running proxy stays small. */
+const HISTORY_MAX = 10_000;
+
+/**
+ * What the proxy remembers per client (address, user agent and path): how many requests it has
+ * open and when its last one ended, for the reconnect delay; and the tokens seen, for reuse.
+ */
+class ClientHistory {
+  private readonly clients = new Map<string, { open: number; lastEndedAt: number | undefined }>();
+  private readonly tokens = new Set<string>();
+
+  /** A request starts; returns the delay since the client's previous one ended, if none is still open. */
+  started(key: string, at: number): number | undefined {
+    let client = this.clients.get(key);
+    if (client === undefined) {
+      if (this.clients.size >= HISTORY_MAX) this.clients.delete(this.clients.keys().next().value as string);
+      client = { open: 0, lastEndedAt: undefined };
+      this.clients.set(key, client);
+    }
+    const delay = client.open === 0 && client.lastEndedAt !== undefined ? at - client.lastEndedAt : undefined;
+    client.open++;
+    return delay;
+  }
+
+  ended(key: string, at: number): void {
+    const client = this.clients.get(key);
+    if (client === undefined) return;
+    client.open = Math.max(0, client.open - 1);
+    client.lastEndedAt = at;
+  }
+
+  /** Whether `token` was sent before; remembers it. */
+  tokenUsed(token: string | null): boolean {
+    if (token === null || token === '') return false;
+    if (this.tokens.has(token)) return true;
+    if (this.tokens.size >= HISTORY_MAX) this.tokens.delete(this.tokens.values().next().value as string);
+    this.tokens.add(token);
+    return false;
+  }
 }
 
 function forwardedHeaders(headers: IncomingHttpHeaders, host?: string): OutgoingHttpHeaders {

@@ -1,7 +1,9 @@
 import type { Dispatcher } from 'undici';
+import { describeTransportFailure } from '../engine/connection.js';
+import type { SecretSink } from '../engine/secrets.js';
 import { DoctorError, UnreachableError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
-import { createClientModel, type ClientModel, type ClientModelName } from '../engine/clientPolicy.js';
+import { createClientModel, type ClientChoice, type ClientModel } from '../engine/clientPolicy.js';
 import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
 import { isHttpFailure } from '../engine/http.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
@@ -24,15 +26,15 @@ export interface ScenarioContextHandle {
 export function createScenarioContext(
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal },
+  dependencies: { readonly dispatcher: Dispatcher; readonly clock: Clock; readonly signal: AbortSignal; readonly secrets?: SecretSink },
 ): ScenarioContextHandle {
   const { dispatcher, clock, signal } = dependencies;
   const { profile } = target;
-  const api = new GenerationsApi(target, dispatcher);
+  const api = new GenerationsApi(target, dispatcher, dependencies.secrets);
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 
-  const clientModel = (name: ClientModelName): ClientModel => createClientModel(name, profile.client);
+  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client);
 
   const context: ScenarioContext = {
     target,
@@ -48,7 +50,7 @@ export function createScenarioContext(
       const prompt = kind === 'failing' ? profile.fixtures.failingPrompt : profile.fixtures.completingPrompt;
       const created = await api.create(prompt, signal);
       if (isHttpFailure(created)) {
-        throw new UnreachableError(`${api.url('create')}: ${created.failure} (${created.code}); is the server running and the base URL right?`);
+        throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
       }
       const id = (created.json as { id?: unknown } | undefined)?.id;
       if (created.status >= 300 || (typeof id !== 'string' && typeof id !== 'number')) {
@@ -73,7 +75,7 @@ export function createScenarioContext(
     },
 
     async runSession(client, generationId, options = {}) {
-      const model = typeof client === 'string' ? clientModel(client) : client;
+      const model = typeof client === 'string' || !('decide' in client) ? clientModel(client) : client;
       const observer = new StreamObserver(profile.limits.heartbeatSeconds * 1000);
       const events: SseEvent[] = [];
       let resumes = 0;

@@ -1,7 +1,8 @@
-import { UsageError } from '../errors.js';
+import { DoctorError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import type { ClientModelName } from '../engine/clientPolicy.js';
+import { clientLabel, type ClientChoice } from '../engine/clientPolicy.js';
 import { createDispatcher } from '../engine/http.js';
+import type { SecretSink } from '../engine/secrets.js';
 import type { TargetOptions } from '../engine/target.js';
 import { createScenarioContext } from './context.js';
 import { loadScenario } from './registry.js';
@@ -9,10 +10,12 @@ import { DEFAULT_REPLAY_SETTINGS, type ReplayReport, type ReplaySettings, type S
 
 /** What stops a replay, and the callbacks it reports through (it never writes anywhere itself). */
 export interface ReplayHooks {
+  /** Told every stream token issued, for the output's redaction. */
+  readonly secrets?: SecretSink;
   readonly signal?: AbortSignal;
   readonly clock?: Clock;
   /** A scenario starts (for a spinner on stderr)… */
-  readonly onScenarioStart?: (scenario: string, clients: readonly ClientModelName[]) => void;
+  readonly onScenarioStart?: (scenario: string, clients: readonly string[]) => void;
   /** …and ends with one report per client model (none when it threw). */
   readonly onScenarioEnd?: (scenario: Scenario, reports: readonly ReplayReport[]) => void;
 }
@@ -25,14 +28,15 @@ export async function replayScenario(
   scenario: Scenario,
   target: TargetOptions,
   settings: ReplaySettings,
-  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock } = {},
+  dependencies: { readonly signal?: AbortSignal; readonly clock?: Clock; readonly secrets?: SecretSink } = {},
 ): Promise<ReplayReport[]> {
-  const clients: readonly ClientModelName[] = settings.clients ?? scenario.defaultClients;
-  const dispatcher = createDispatcher(target.connectTimeoutMs);
+  const clients: readonly ClientChoice[] = settings.clients ?? scenario.defaultClients;
+  const dispatcher = createDispatcher(target);
   const handle = createScenarioContext(target, settings, {
     dispatcher,
     clock: dependencies.clock ?? systemClock,
     signal: dependencies.signal ?? new AbortController().signal,
+    secrets: dependencies.secrets,
   });
   try {
     // allSettled: a client that throws (unreachable, say) must not leave the others running on a closed dispatcher.
@@ -40,11 +44,11 @@ export async function replayScenario(
       clients.map(async (client): Promise<ReplayReport> => {
         const run = await scenario.run(handle.context, client);
         const verdict = run.expectations.every((item) => item.met) ? 'pass' : 'fail';
-        return { scenario: scenario.name, client, verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
+        return { scenario: scenario.name, client: clientLabel(client), verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');
-    if (failure) throw failure.reason;
+    if (failure) throw scenarioError(scenario, failure.reason);
     return settled.map((result) => (result as PromiseFulfilledResult<ReplayReport>).value);
   } finally {
     await handle.close();
@@ -69,7 +73,7 @@ export async function runScenarios(
   const reports: ReplayReport[] = [];
   for (const scenario of scenarios) {
     if (hooks.signal?.aborted) break;
-    hooks.onScenarioStart?.(scenario.name, resolved.clients ?? scenario.defaultClients);
+    hooks.onScenarioStart?.(scenario.name, (resolved.clients ?? scenario.defaultClients).map(clientLabel));
     let scenarioReports: ReplayReport[] = [];
     try {
       scenarioReports = await replayScenario(scenario, target, resolved, hooks);
@@ -79,4 +83,15 @@ export async function runScenarios(
     reports.push(...scenarioReports);
   }
   return reports;
+}
+
+/**
+ * A scenario's own exception as one line naming where it was thrown (its first stack frame: the
+ * scenario file and line), so a user's scenario bug reads as that, not as a crash of the tool.
+ */
+function scenarioError(scenario: Scenario, error: unknown): unknown {
+  if (error instanceof DoctorError || !(error instanceof Error)) return error;
+  const frame = /\((?:file:\/\/)?([^()]+:\d+):\d+\)|at (?:file:\/\/)?([^\s()]+:\d+):\d+/.exec(error.stack?.split('\n').slice(1).join('\n') ?? '');
+  const where = frame?.[1] ?? frame?.[2];
+  return new DoctorError('E_SCENARIO', `scenario ${scenario.name} threw ${error.name}: ${error.message}${where === undefined ? '' : ` (at ${where})`}`, { cause: error });
 }

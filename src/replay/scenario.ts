@@ -1,5 +1,5 @@
 import type { Clock } from '../engine/clock.js';
-import type { ClientModel, ClientModelName } from '../engine/clientPolicy.js';
+import type { ClientChoice, ClientModel, ClientModelName } from '../engine/clientPolicy.js';
 import type { GenerationsApi } from '../engine/generationsApi.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
 import type { ObservedStats } from '../engine/streamObserver.js';
@@ -34,7 +34,7 @@ export interface CutSettings {
 /** The bounds and knobs of a replay, from the command line; every loop is bounded by them. */
 export interface ReplaySettings {
   /** Client models to run; undefined: the scenario's defaults, side by side. */
-  readonly clients: readonly ClientModelName[] | undefined;
+  readonly clients: readonly ClientChoice[] | undefined;
   /** Most requests (token requests and stream connections) one client may send. */
   readonly maxRequests: number;
   /** Longest one client may run (ms); undefined: the scenario's own default. */
@@ -94,9 +94,9 @@ export interface ScenarioContext {
   /** Polls the status endpoint until the status is one of `statuses` (bounded); returns the last status seen. */
   waitForStatus(id: string, statuses: readonly string[]): Promise<string | undefined>;
   /** A fresh instance of a client model, with the profile's client numbers. */
-  clientModel(name: ClientModelName): ClientModel;
+  clientModel(choice: ClientChoice): ClientModel;
   /** One client following generation `id` (token, stream, policy, again), observed. */
-  runSession(client: ClientModelName | ClientModel, generationId: string, options?: SessionRunOptions): Promise<ObservedSession>;
+  runSession(client: ClientChoice | ClientModel, generationId: string, options?: SessionRunOptions): Promise<ObservedSession>;
   /** Starts the fault proxy in front of the target; it closes when the run ends. */
   startProxy(rules: FaultRules, callbacks?: FaultProxyCallbacks): Promise<FaultProxy>;
   /**
@@ -117,13 +117,14 @@ export interface Scenario {
   readonly description: string;
   /** The client models run side by side when `--client` is not given. */
   readonly defaultClients: readonly ClientModelName[];
-  run(ctx: ScenarioContext, client: ClientModelName): Promise<ScenarioRun>;
+  run(ctx: ScenarioContext, client: ClientChoice): Promise<ScenarioRun>;
 }
 
 /** A report row: one scenario, one client model, a verdict. */
 export interface ReplayReport {
   readonly scenario: string;
-  readonly client: ClientModelName;
+  /** The client model's name, or `measured (FILE)`. */
+  readonly client: string;
   readonly verdict: 'pass' | 'fail';
   readonly expectations: readonly Expectation[];
   readonly metrics: ReplayMetrics;

@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { CheckReport, RuleGroup, RuleResult } from '../check/types.js';
@@ -12,7 +13,8 @@ const MESSAGE_COLUMN = 64;
  * The human report: a table grouped by endpoint, then a findings section that explains each
  * failure and warning (what is wrong, why it hurts, the fix, the evidence), then the verdict.
  */
-export function renderCheckTable(report: CheckReport, endpoints: EndpointLabels, c: ChalkInstance): string {
+export function renderCheckTable(fromTarget: CheckReport, endpoints: EndpointLabels, c: ChalkInstance): string {
+  const report = terminalSafeDeep(fromTarget);
   const badge = (status: RuleResult['status']) =>
     status === 'pass' ? c.green('PASS') : status === 'fail' ? c.red.bold('FAIL') : status === 'warn' ? c.yellow('WARN') : c.dim('SKIP');
   const findings = report.results.filter((result) => result.status === 'fail' || result.status === 'warn');

@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import { describeTransportFailure, type TransportFailureKind } from '../engine/connection.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
@@ -17,7 +18,8 @@ const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} s
 const percent = (fraction: number) => `${(fraction * 100).toFixed(fraction > 0 && fraction < 0.001 ? 3 : 1)}%`;
 
 /** The human report of a load run: figures, latencies, errors, thresholds, verdict. */
-export function loadTable(report: LoadReport, c: ChalkInstance): string {
+export function loadTable(fromTarget: LoadReport, c: ChalkInstance): string {
+  const report = terminalSafeDeep(fromTarget);
   const { metrics, settings } = report;
   const lines: string[] = [];
   const who =

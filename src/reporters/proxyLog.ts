@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import type { FaultRules, ProxyConnection, ProxyConnectionEnd } from '../proxy/faultProxy.js';
 
@@ -36,18 +37,20 @@ const ACTION_WORDS: Readonly<Record<ProxyConnectionEnd['action'], string>> = {
 };
 
 /** One human line per log item; the first line is the listen URL alone, for scripts to read. */
-export function proxyPrettyLine(item: ProxyLogItem, c: ChalkInstance): string {
+export function proxyPrettyLine(fromTarget: ProxyLogItem, c: ChalkInstance): string {
+  const item = terminalSafeDeep(fromTarget);
   const at = (t: number) => c.dim(`+${(t / 1000).toFixed(3).padStart(8)}s`);
   switch (item.kind) {
     case 'listening':
       return `${item.url}\n${c.dim(`proxying to ${item.target}: ${describeRules(item.rules)}; Ctrl-C to stop`)}`;
     case 'connection':
-      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('→')} ${item.method} ${item.path}${item.sinceLastMs === undefined ? '' : c.magenta(` (again after ${time(item.sinceLastMs)})`)}`;
+      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('→')} ${item.method} ${item.path}${item.lastEventId === undefined ? '' : ` Last-Event-ID: ${item.lastEventId}`}${item.reconnectDelayMs === undefined ? '' : c.magenta(` (reconnected ${time(item.reconnectDelayMs)} after the previous one ended)`)}${item.tokenReused ? c.yellow(' (token used before)') : ''}`;
     case 'end': {
       const action = item.action.startsWith('cut') ? c.yellow(ACTION_WORDS[item.action]) : item.action === 'passed' ? ACTION_WORDS[item.action] : c.red(ACTION_WORDS[item.action]);
       const status = item.status === undefined ? '-' : item.status < 400 ? c.green(String(item.status)) : c.red(String(item.status));
       const figures = item.stream ? `${item.events} events, ${item.bytes} B, ${time(item.durationMs)}` : time(item.durationMs);
-      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}`;
+      const reuse = item.tokenReused && (item.status === 401 || item.status === 403) ? c.red(` ⚠ reused a single-use token, answered ${item.status}: the client reconnects to the same URL (a browser EventSource does) instead of fetching a fresh token`) : '';
+      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}${reuse}`;
     }
     case 'summary':
       return c.bold(`requests: ${item.requests}, streams: ${item.streams}, cut: ${item.cuts}`);

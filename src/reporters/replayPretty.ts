@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { Distribution, ReplayMetrics } from '../replay/metrics.js';
@@ -29,7 +30,8 @@ const METRIC_ROWS: readonly [string, (m: ReplayMetrics) => string][] = [
  * A scenario's reports for a person: one table with a column per client model (the difference
  * at a glance), then each client's expectations ✔/✖ and its verdict line.
  */
-export function replayPretty(scenario: Scenario, reports: readonly ReplayReport[], c: ChalkInstance): string {
+export function replayPretty(scenario: Scenario, fromTarget: readonly ReplayReport[], c: ChalkInstance): string {
+  const reports = terminalSafeDeep(fromTarget);
   const table = new Table({
     head: ['', ...reports.map((report) => c.bold(report.client))],
     style: { head: [], border: [] },

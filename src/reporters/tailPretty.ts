@@ -1,3 +1,4 @@
+import { terminalSafeDeep } from './terminalText.js';
 import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { TailItem, TailSummary } from './tailItems.js';
@@ -6,7 +7,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const gap = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`);
 
 /** One human line per tail item (undefined: nothing to show). */
-export function tailPrettyLine(item: TailItem, c: ChalkInstance): string | undefined {
+export function tailPrettyLine(fromTarget: TailItem, c: ChalkInstance): string | undefined {
+  const item = terminalSafeDeep(fromTarget);
   const at = (t: number) => c.dim(`+${seconds(t).padStart(8)}`);
   switch (item.kind) {
     case 'generation':
@@ -53,12 +55,13 @@ function contractFields(data: string): { status?: string; stage?: string; progre
   try {
     const value = JSON.parse(data) as Record<string, unknown>;
     if (typeof value !== 'object' || value === null) return undefined;
-    return {
+    // JSON.parse turns the escaped `\u001b` of the (already safe) data back into a raw ESC.
+    return terminalSafeDeep({
       status: typeof value.status === 'string' ? value.status : undefined,
       stage: typeof value.stage === 'string' ? value.stage : undefined,
       progress: typeof value.progress === 'number' ? value.progress : undefined,
       message: typeof value.message === 'string' ? value.message : typeof value.text === 'string' ? value.text : undefined,
-    };
+    });
   } catch {
     return undefined;
   }

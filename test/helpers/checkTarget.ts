@@ -4,6 +4,7 @@ import type { CheckReport, RuleResult } from '../../src/check/types.js';
 import { resolveTargetOptions } from '../../src/options/options.js';
 import type { Profile, ProfileLimits, TargetOptions } from '../../src/engine/target.js';
 import { BUILTIN_PROFILES } from '../../src/options/profiles.js';
+import type { ServerTimings } from '../../src/server/settings.js';
 
 /**
  * Reference server timings short enough for tests. A generation of 1.5 s keeps its burst of
@@ -29,6 +30,25 @@ export const FAST_LIMITS: ProfileLimits = {
   tokenExpiresSeconds: 3,
   generationTimeoutSeconds: 10,
 };
+
+/**
+ * `FAST_TIMINGS` and `FAST_LIMITS` slowed down by `pace`: every duration times `pace`, counts
+ * unchanged. A backend that needs more CPU per request (the Python one) keeps the same margins
+ * relative to its own speed, so a rule's verdict never hangs on how busy the machine is.
+ */
+export function atPace(pace: number, timings: Partial<typeof FAST_TIMINGS> = {}): { timings: typeof FAST_TIMINGS; limits: ProfileLimits } {
+  return { timings: timingsAtPace({ ...FAST_TIMINGS, ...timings }, pace), limits: limitsAtPace(FAST_LIMITS, pace) };
+}
+
+/** Server timings with every duration times `pace`; the rate limit (a count) unchanged. */
+export function timingsAtPace<T extends Partial<ServerTimings>>(timings: T, pace: number): T {
+  return Object.fromEntries(Object.entries(timings).map(([key, value]) => [key, key === 'rateLimit' ? value : (value as number) * pace])) as T;
+}
+
+/** Profile limits with every duration times `pace`; the token rate limit (a count) unchanged. */
+export function limitsAtPace(limits: ProfileLimits, pace: number): ProfileLimits {
+  return Object.fromEntries(Object.entries(limits).map(([key, value]) => [key, key === 'tokenRateLimit' ? value : value * pace])) as unknown as ProfileLimits;
+}
 
 /** The generations profile with `limits` in place of the contract's, as a config file would set them. */
 export function fastProfile(limits: Partial<ProfileLimits> = {}): Profile {

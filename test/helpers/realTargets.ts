@@ -4,6 +4,7 @@ import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { startReferenceServer } from '../../src/server/referenceServer.js';
 import type { FaultName, ServerTimings } from '../../src/server/settings.js';
 
 /**
@@ -301,3 +302,22 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/** A generations backend a test runs against: its base URL, and how to end it. */
+export interface Backend {
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+export type StartBackend = (options: FastApiOptions) => Promise<Backend>;
+
+/**
+ * The two independent generations backends: our reference server and the FastAPI one written
+ * from the seeds. Tests run the same assertions against both (`describe.each(BACKENDS)`). `pace`
+ * is how much slower than test timings a backend is run (see `atPace`): uvicorn spends several
+ * times node's CPU per request, and a shared machine stretches that further.
+ */
+export const BACKENDS: readonly (readonly [name: 'serve' | 'fastapi', start: StartBackend, pace: number])[] = [
+  ['serve', (options) => startReferenceServer({ port: 0, ...options }), 1],
+  ['fastapi', (options) => startFastApiBackend(options), 2],
+];

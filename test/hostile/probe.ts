@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { concurrencyLimit } from '../helpers/concurrency.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'sse-doctor.js');
 
@@ -24,8 +25,10 @@ export interface ProbeOptions {
   readonly slowReader?: boolean;
   /** Close stdout after the first chunk, as `| head -1` does. */
   readonly closeStdoutEarly?: boolean;
-  /** Send SIGINT after this long. */
+  /** Send SIGINT after this long… */
   readonly interruptAfterMs?: number;
+  /** …or this long after `interruptWhen` resolves (the run is under way). */
+  readonly interruptWhen?: Promise<unknown>;
   /** Runs while the CLI runs (e.g. a request through the proxy); given the stdout read so far. */
   readonly during?: (stdoutSoFar: () => string) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
@@ -42,8 +45,15 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/** At most this many CLIs at once (see `concurrencyLimit`). */
+const slot = concurrencyLimit(3);
+
 /** Runs the built CLI once, measuring time and peak RSS (polled from /proc every 20 ms). */
 export function probe(args: string[], options: ProbeOptions = {}): Promise<ProbeRun> {
+  return slot(() => runProbe(args, options));
+}
+
+function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
   const started = performance.now();
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: tmpdir(),
@@ -86,8 +96,13 @@ export function probe(args: string[], options: ProbeOptions = {}): Promise<Probe
     killed = true;
     child.kill('SIGKILL');
   }, options.hardLimitMs ?? 30_000);
-  const interrupt = options.interruptAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs);
+  let interrupt: NodeJS.Timeout | undefined;
+  const armInterrupt = () => (interrupt = setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs ?? 0));
   const during = options.during?.(() => stdout).catch(() => undefined);
+  // After the run is under way: the server saw it, or the work done alongside it is over.
+  const underWay = options.interruptWhen ?? during;
+  if (underWay !== undefined) void underWay.then(armInterrupt);
+  else if (options.interruptAfterMs !== undefined) armInterrupt();
   return new Promise((resolve) => {
     child.on('exit', () => {
       // The last poll may be up to 20 ms old; the child's /proc entry is gone after exit.

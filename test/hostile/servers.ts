@@ -16,6 +16,8 @@ export interface HostileServer {
   readonly baseUrl: string;
   /** The generic stream, for `tail --url` and `check --url`. */
   readonly streamUrl: string;
+  /** Resolves at the first request: the client is running (for a Ctrl-C that must land mid-run). */
+  readonly firstRequest: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,13 +26,14 @@ export const SECRETS = {
   bearer: 'bearer-s3cr3t-Qx7Zp9Lm2Vw4',
   headerBearer: 'hdr-s3cr3t-Kd8Rt5Yn1Bc6',
   streamToken: 'stream-t0ken-Hj3Wq8Nz5Pe2Xa',
-  pathToken: 'path-t0ken-Mv6Ls1Gk9Ud4Rb',
 } as const;
 
 /** Every field a stream can carry, each with the control sequences that took over a terminal. */
 export const ESCAPE = '\x1b]0;PWNED\x07\x1b[2J';
 
+/** g1 completes, g2 (a prompt with "fail") fails: check's fixtures resolve at once, whatever the misbehaviour. */
 const GENERATION = 'g1';
+const FAILING = 'g2';
 const sse = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
 
 type Handler = (req: IncomingMessage, res: ServerResponse, route: Route) => void;
@@ -39,9 +42,9 @@ type Route = 'create' | 'status' | 'token' | 'stream' | 'generic' | 'other';
 function routeOf(req: IncomingMessage): Route {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   if (path === '/api/generations/generate' && req.method === 'POST') return 'create';
-  if (path === `/api/generations/${GENERATION}`) return 'status';
-  if (path === `/api/generations/generate/${GENERATION}/stream-token`) return 'token';
-  if (path.startsWith(`/api/generations/generate/${GENERATION}/stream`)) return 'stream';
+  if (/^\/api\/generations\/g[12]$/.test(path)) return 'status';
+  if (/^\/api\/generations\/generate\/g[12]\/stream-token$/.test(path)) return 'token';
+  if (/^\/api\/generations\/generate\/g[12]\/stream/.test(path)) return 'stream';
   if (path === '/api/generic/stream') return 'generic';
   return 'other';
 }
@@ -50,9 +53,10 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
 /** The contract's happy answers for create and status, which most misbehaviours leave alone. */
-function contractShell(res: ServerResponse, route: Route): boolean {
+function contractShell(res: ServerResponse, route: Route, req?: IncomingMessage): boolean {
+  const failing = req?.url?.includes(FAILING) === true;
   if (route === 'create') return json(res, 201, { id: GENERATION, status: 'pending' }), true;
-  if (route === 'status') return json(res, 200, { id: GENERATION, status: 'processing', error_message: null }), true;
+  if (route === 'status') return json(res, 200, { id: failing ? FAILING : GENERATION, status: failing ? 'failed' : 'completed', error_message: failing ? 'boom' : null }), true;
   return false;
 }
 
@@ -76,6 +80,7 @@ function serverAt(server: Server | ReturnType<typeof createNetServer>, port: num
   return {
     baseUrl: base,
     streamUrl: `${base}/generic/stream`,
+    firstRequest: new Promise<void>((resolve) => server.once('connection', () => resolve())),
     close: () =>
       new Promise<void>((resolve) => {
         if ('closeAllConnections' in server) server.closeAllConnections();
@@ -145,12 +150,12 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       return netServer((socket) => socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/ev'));
     case 'tls-to-plain': {
       // The client speaks TLS to a plain HTTP server.
-      const server = await httpServer((_req, res, route) => contractShell(res, route) || goodToken(res));
+      const server = await httpServer((req, res, route) => contractShell(res, route, req) || goodToken(res));
       return { ...server, baseUrl: server.baseUrl.replace('http:', 'https:'), streamUrl: server.streamUrl.replace('http:', 'https:') };
     }
     case 'plain-to-tls':
     case 'self-signed': {
-      const server = createHttpsServer(selfSignedCertificate(), (req, res) => contractShell(res, routeOf(req)) || goodToken(res));
+      const server = createHttpsServer(selfSignedCertificate(), (req, res) => contractShell(res, routeOf(req), req) || goodToken(res));
       const port = await listen(server);
       return serverAt(server, port, kind === 'self-signed' ? 'https' : 'http');
     }
@@ -163,29 +168,30 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         socket.end('\r\n');
       });
     case 'giant-retry':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 429, { detail: 'slow down' }, { 'retry-after': '999999999999' });
         res.writeHead(200, sse).end(`retry: 99999999999999\ndata: {"stage":"connected"}\n\n`);
       });
     case 'negative-retry-after':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 429, { detail: 'slow down' }, { 'retry-after': '-5' });
         res.writeHead(429, { 'retry-after': '-5' }).end();
       });
     case 'bad-token-body':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return json(res, 200, { sse_token: 42, expires_in: 60 });
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"sse_token": "unterminated');
       });
     case 'escapes':
-      return httpServer((_req, res, route) => {
+      return httpServer((req, res, route) => {
         if (route === 'create') return json(res, 201, { id: GENERATION, status: `pending${ESCAPE}` });
-        if (route === 'status') return json(res, 200, { id: GENERATION, status: `failed${ESCAPE}`, error_message: ESCAPE });
+        if (route === 'status') return json(res, 200, { id: GENERATION, status: req.url?.includes(FAILING) ? 'failed' : 'completed', error_message: ESCAPE });
         if (route === 'token') return goodToken(res);
-        res.writeHead(200, { ...sse, 'x-trace-id': `trace${ESCAPE.replace(/\x07/g, '')}` });
+        // Node refuses control characters in a header value, so the escapes go in the body's every field.
+        res.writeHead(200, sse);
         const data = JSON.stringify({ generation_id: GENERATION, status: `failed${ESCAPE}`, stage: `error${ESCAPE}`, progress: 1, message: ESCAPE, timestamp: 1 });
         res.end(`: comment${ESCAPE}\n${ESCAPE.replace(/[:\n]/g, '')}x: y\nretry: 1${ESCAPE}\nid: 1${ESCAPE}\nevent: ${ESCAPE}\ndata: ${data}\n\nevent: error\ndata: ${data}\n\n`);
       });
@@ -193,12 +199,13 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       return httpServer((req, res, route) => {
         const echoed = { authorization: req.headers.authorization ?? null, url: req.url, header: req.headers['x-api-key'] ?? null };
         if (route === 'create') return json(res, 201, { id: GENERATION, status: 'pending', echoed });
-        if (route === 'status') return json(res, 200, { id: GENERATION, status: 'processing', echoed });
+        if (route === 'status') return json(res, 200, { id: GENERATION, status: req.url?.includes(FAILING) ? 'failed' : 'completed', error_message: null, echoed });
         if (route === 'token') {
           return json(res, 200, {
             sse_token: SECRETS.streamToken,
             expires_in: 60,
-            stream_url: `/api/generations/generate/${GENERATION}/stream/${SECRETS.pathToken}?sse_token=${SECRETS.streamToken}`,
+            // The token in the path and in `?sse_token=`, as backends in the wild do.
+            stream_url: `/api/generations/generate/${GENERATION}/stream/${SECRETS.streamToken}?sse_token=${SECRETS.streamToken}`,
             generation_id: GENERATION,
             echoed,
           });
@@ -209,8 +216,8 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         res.end(`: ${req.url}\nid: ${SECRETS.streamToken}\nevent: error\ndata: ${data}\n\n`);
       });
     case 'binary-body':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         const block = Buffer.from(Array.from({ length: 65_536 }, (_, index) => (index * 197 + 3) % 256));
@@ -219,14 +226,14 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
       });
     case 'event-then-close':
       // One event per connection, then a clean close: a client that resets its count on every event never stops.
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         res.writeHead(200, sse).end(`retry: 0\ndata: ${JSON.stringify({ generation_id: GENERATION, status: 'processing', stage: 'working', progress: 0.5, message: 'x', timestamp: 1 })}\n\n`);
       });
     case 'flood':
-      return httpServer((_req, res, route) => {
-        if (contractShell(res, route)) return;
+      return httpServer((req, res, route) => {
+        if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
         flood(res);
       });

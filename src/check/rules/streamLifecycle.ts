@@ -5,6 +5,7 @@ import type { CheckContext } from '../context.js';
 import { readableStream, seconds, streamEvidence } from '../evidence.js';
 import type { RecordedStream } from '../recording.js';
 import { fail, pass, skip, type Rule } from '../types.js';
+import { idleTimeout } from './streamTiming.js';
 
 /**
  * A cut connection is stream.clean-close's finding, not this rule's: like a robust client, resume
@@ -35,6 +36,11 @@ export const streamFailedGeneration: Rule = {
     const data = terminal ? parseEventData(terminal) : undefined;
     const evidence = { ...streamEvidence(recording), terminalEvent: terminal?.data.slice(0, 200), resumedAfterCut: resumed };
     if (terminal === undefined) {
+      const cut = await ctx.idleCut();
+      if (cut !== undefined) {
+        const idle = idleTimeout(cut, recording.result.open?.headers ?? {});
+        return fail(`the failing generation's stream ended without a terminal event: ${idle.seen}`, 'the client never learns the generation failed and reconnects into the same cut', idle.fix, evidence, idle.layer);
+      }
       return fail(
         `the failing generation's stream ended without a terminal event: ${describeEnd(recording.result.end)}`,
         'the client sees a dropped stream and reconnects; the token endpoint then refuses or the stream closes again: the seed\'s retry storm started exactly here',

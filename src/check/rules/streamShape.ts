@@ -1,5 +1,5 @@
 import { describeEnd } from '../../engine/clientPolicy.js';
-import { isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
+import { isConnectedEvent, isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
 import type { Available, CheckContext, ObservedStream } from '../context.js';
 import { proxyInPath, readableStream, seconds, streamEvidence } from '../evidence.js';
 import type { RecordedStream } from '../recording.js';
@@ -244,8 +244,10 @@ export const streamEventSchema: Rule = {
       // Unix seconds: a value in milliseconds is off by 1000 and breaks every client's clock maths.
       if (typeof data.timestamp !== 'number' || data.timestamp < 1e9 || data.timestamp > 1e11) wrong.push(`timestamp ${JSON.stringify(data.timestamp)}`);
       if (typeof data.progress !== 'number' || data.progress < 0 || data.progress > 1) wrong.push(`progress ${JSON.stringify(data.progress)}`);
-      else if (data.progress < lastProgress) wrong.push(`progress went back from ${lastProgress} to ${data.progress}`);
-      else lastProgress = data.progress;
+      else if (!isConnectedEvent(data)) {
+        if (data.progress < lastProgress) wrong.push(`progress went back from ${lastProgress} to ${data.progress}`);
+        else lastProgress = data.progress;
+      }
       if (wrong.length > 0) problems.push(`${where}: ${wrong.join(', ')}`);
     }
     const evidence = { ...streamEvidence(main.value), checked, invalid: problems.length, examples: problems.slice(0, MAX_LISTED) };

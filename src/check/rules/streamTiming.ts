@@ -10,17 +10,17 @@ import { readableMainStream } from './streamShape.js';
 
 
 /** An idle cut in words: where it most likely sits, what was seen, and the fix there. */
-function idleTimeout(cut: IdleCut, headers: Readonly<Record<string, string>>): { readonly layer: Layer; readonly seen: string; readonly fix: string } {
+export function idleTimeout(cut: IdleCut, headers: Readonly<Record<string, string>>): { readonly layer: Layer; readonly seen: string; readonly fix: string } {
   const timeoutMs = Math.min(...cut.silencesMs);
   const proxy = proxyInPath(headers);
   const layer = cut.repeated || proxy !== undefined ? 'proxy' : 'backend';
-  const again = cut.repeated ? `, and a second stream after ${seconds(cut.silencesMs[1]!)}` : '';
+  const first = `the stream was cut after ${seconds(cut.silencesMs[0]!)} of silence`;
+  let seen = `${first} (once; a second stream was not cut the same way)`;
+  if (cut.repeated) seen = `${first}, and a second stream after ${seconds(cut.silencesMs[1]!)}: an idle timeout of about ${seconds(timeoutMs)} somewhere in the path (${proxy ?? 'a proxy or load balancer'}), not the backend`;
+  else if (proxy !== undefined) seen = `${first}, with ${proxy} in the path: most likely its idle timeout, not the backend`;
   return {
     layer,
-    seen:
-      layer === 'proxy'
-        ? `the stream was cut after ${seconds(cut.silencesMs[0]!)} of silence${again}: an idle timeout of about ${seconds(timeoutMs)} somewhere in the path (${proxy ?? 'a proxy or load balancer'}), not the backend`
-        : `the stream was cut after ${seconds(timeoutMs)} of silence (once; a second stream was not cut the same way)`,
+    seen,
     fix: `send a heartbeat (": heartbeat") at least every ${seconds(timeoutMs / 2)}, half that timeout, or raise the idle timeout above the heartbeat interval (nginx: proxy_read_timeout)`,
   };
 }

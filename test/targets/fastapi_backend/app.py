@@ -152,7 +152,7 @@ async def run_generation(generation: Generation, timings: Timings) -> None:
     await until(0.05)
     generation.record(None, "processing", "planning", 0.2, "Planning architecture...")
     if FAILING_PROMPT.search(generation.prompt):
-        await until(0.5)
+        await until(0.75)
         generation.error_message = INSPECTION_ERROR
         generation.record("error", "failed", "error", generation.progress, INSPECTION_ERROR)
         return
