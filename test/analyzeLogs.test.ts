@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
@@ -25,10 +25,10 @@ let browser: Browser;
 beforeAll(async () => {
   [backend, browser] = await Promise.all([startFastApiBackend({ faults: ['immediate-close'], timings: { generationMs: 1200 } }), launchChromium()]);
   nginx = await startNginx({ upstream: backend.baseUrl, variant: 'sse-correct' });
-  await recordHar(browser, { api: nginx.baseUrl, behaviour: 'naive', extra: { prompt: FAILING }, runMs: 4000, harPath: join(dir, 'naive.har') });
-  // nginx and uvicorn write their lines as each response ends; a moment for the last ones.
-  await new Promise((resolve) => setTimeout(resolve, 300));
-}, 60_000);
+  await recordHar(browser, { api: nginx.baseUrl, behaviour: 'naive', extra: { prompt: FAILING }, tokenRequests: 16, harPath: join(dir, 'naive.har') });
+  // nginx and uvicorn write their lines as each response ends: wait until their logs stop growing.
+  await Promise.all([backend.accessLogPath, nginx.accessLogPath, nginx.timedAccessLogPath].map(untilQuiet));
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -86,4 +86,15 @@ describe('analyze on the access logs of a naive frontend against the seed-000 bu
 /** Requests the browser cut before an answer (the page closing). */
 function countUnanswered(report: AnalyzeReport): number {
   return report.clients.reduce((sum, client) => sum + (client.statuses.none ?? 0), 0);
+}
+
+/** Resolves once `file` has not grown for half a second (at most 10 s): a loaded machine writes logs late. */
+async function untilQuiet(file: string): Promise<void> {
+  let size = -1;
+  for (let waited = 0; waited < 10_000; waited += 500) {
+    const now = statSync(file).size;
+    if (now === size) return;
+    size = now;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
