@@ -1,4 +1,5 @@
 import { readFile, mkdtemp } from 'node:fs/promises';
+import { concurrencyLimit } from './helpers/concurrency.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,18 +23,7 @@ beforeAll(async () => {
 });
 afterAll(() => pages.close());
 
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+const slot = concurrencyLimit(AT_ONCE);
 
 async function judgePage(behaviour: string, extra: string[] = []): Promise<{ code: number; report: JudgeReport; stderr: string }> {
   const page = `${pages.origin}/frontend.html?api={api}&behaviour=${behaviour}&scale=${SCALE}`;

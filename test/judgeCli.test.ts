@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 
-describe('judge on the command line', () => {
+describe('judge on the command line', { timeout: 60_000 }, () => {
   it.each([
     [['judge', '--case', 'failed-generation,bogus'], /unknown case "bogus"/],
     [['judge', '--time-scale', '0'], /--time-scale/],

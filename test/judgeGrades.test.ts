@@ -64,7 +64,7 @@ describe('judge grades', () => {
 
 describe('judge report text', () => {
   it('shows control characters from a path or a console line instead of sending them to the terminal', async () => {
-    const { printable } = await import('../src/reporters/printable.js');
-    expect(printable('GET /\u001b[2Jx\u009b\tok\n')).toBe('GET /\\u001b[2Jx\\u009b\\u0009ok\\u000a');
+    const { terminalSafe } = await import('../src/reporters/terminalText.js');
+    expect(terminalSafe('GET /\u001b[2Jx\u009b\tok\n')).toBe('GET /\\x1b[2Jx\\x9b\\x09ok\\x0a');
   });
 });

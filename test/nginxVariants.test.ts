@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NGINX_VARIANTS, startFastApiBackend, startNginx, type NginxTarget, type NginxVariant, type PythonTarget } from './helpers/realTargets.js';
+import { NGINX_VARIANTS, STARTUP_TIMEOUT_MS, startFastApiBackend, startNginx, type NginxTarget, type NginxVariant, type PythonTarget } from './helpers/realTargets.js';
 import { rawGet, type RawCapture } from './helpers/rawStream.js';
 import { call } from './helpers/referenceClient.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
   // One generation per variant, all streamed at once: the whole matrix takes one generation's time.
   for (const [variant, nginx] of proxies) captures.set(variant, streamThrough(nginx));
   await Promise.allSettled(captures.values());
-});
+}, STARTUP_TIMEOUT_MS * 2);
 afterAll(async () => {
   await Promise.all([...proxies.values()].map((nginx) => nginx.close()));
   await backend?.close();

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFastApiBackend, startSseStarlette, type PythonTarget } from './helpers/realTargets.js';
+import { STARTUP_TIMEOUT_MS, startFastApiBackend, startSseStarlette, type PythonTarget } from './helpers/realTargets.js';
 import { rawGet } from './helpers/rawStream.js';
 import { call } from './helpers/referenceClient.js';
 
@@ -36,7 +36,7 @@ describe.each(interpreters)('the FastAPI backend on %s', (_name, python) => {
     } finally {
       if (python) process.env.SSE_DOCTOR_PYTHON = previous ?? '';
     }
-  });
+  }, STARTUP_TIMEOUT_MS * 2);
   afterAll(() => backend?.close());
 
   const create = async (prompt = PROMPT, user = 'alice') => {
@@ -114,7 +114,7 @@ describe('the sse-starlette app', () => {
   let app: PythonTarget;
   beforeAll(async () => {
     app = await startSseStarlette({ pingSeconds: 0.1 });
-  });
+  }, STARTUP_TIMEOUT_MS * 2);
   afterAll(() => app?.close());
 
   it('a typed stream ending with a complete event, sse-starlette pings between', async () => {

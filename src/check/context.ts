@@ -131,7 +131,7 @@ export class CheckContext {
 
   /** Turns an HTTP failure into a skip reason, flagging the run when the target is gone. */
   failureReason(where: string, failure: HttpFailure): string {
-    if (blocksEverything(failure.failure, failure.code, true)) this.markUnreachable(where, failure);
+    if (!this.signal.aborted && blocksEverything(failure.failure, failure.code, true)) this.markUnreachable(where, failure);
     return `${where}: ${describeTransportFailure(failure.failure, failure.code)}`;
   }
 

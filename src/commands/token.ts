@@ -1,5 +1,4 @@
 import { Chalk } from 'chalk';
-import { terminalSafe } from '../reporters/terminalText.js';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { describeTransportFailure } from '../engine/connection.js';
 import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
@@ -7,6 +6,7 @@ import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
+import { tokenJson, tokenPretty, type TokenReport } from '../reporters/token.js';
 
 export interface TokenOptions {
   readonly target: TargetOptions;
@@ -27,7 +27,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
     const { exchange } = result;
     const detail = result.ok ? '' : whyNoToken(result);
     const diagnosis = diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds, result.ok);
-    const report = {
+    const report: TokenReport = {
       generationId: options.generationId,
       status: exchange.status,
       ok: result.ok,
@@ -40,24 +40,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       meaning: diagnosis.meaning,
       next: diagnosis.next,
     };
-    if (options.json) {
-      io.stdout.write(`${JSON.stringify(report)}\n`);
-    } else {
-      const c = new Chalk({ level: options.color ? 1 : 0 });
-      const lines = result.ok
-        ? [
-            `${c.green('200')} token issued in ${report.latencyMs} ms`,
-            `  token       ${terminalSafe(report.token ?? '')}`,
-            `  expires_in  ${report.expiresIn ?? c.yellow('(missing)')} s`,
-            `  stream_url  ${terminalSafe(report.streamUrl ?? '')}`,
-          ]
-        : [
-            `${c.red(String(exchange.status))} no token (${report.latencyMs} ms)${report.retryAfter !== null ? `, Retry-After: ${report.retryAfter} s` : ''}`,
-            `  detail  ${detail ? terminalSafe(detail) : c.dim('(none)')}`,
-          ];
-      lines.push(`  means   ${diagnosis.meaning}`, `  next    ${diagnosis.next}`);
-      io.stdout.write(`${lines.join('\n')}\n`);
-    }
+    io.stdout.write(options.json ? tokenJson(report) : tokenPretty(report, new Chalk({ level: options.color ? 1 : 0 })));
     return result.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();

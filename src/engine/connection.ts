@@ -423,7 +423,8 @@ export function transportFailureKind(code: string, beforeAnswer: boolean): Trans
   if (CERTIFICATE_CODES.test(code) || TLS_CODES.test(code)) return 'tls';
   if (PROTOCOL_CODES.test(code)) return 'protocol';
   if (code === 'ECONNRESET') return 'reset';
-  return beforeAnswer ? 'closed-before-answer' : 'abrupt-close';
+  // UND_ERR_ABORTED is our own abort (Ctrl-C, a bound): never a sign of what the server does.
+  return beforeAnswer && code !== 'UND_ERR_ABORTED' ? 'closed-before-answer' : 'abrupt-close';
 }
 
 /** One line in plain words: what failed, why it matters, and what to do about it. */
@@ -435,6 +436,8 @@ export function describeTransportFailure(kind: TransportFailureKind, code: strin
     case 'timeout':
       return `no answer in time${known}`;
     case 'tls':
+      // Without its code (a load run's tally), the kind alone cannot tell the two causes apart.
+      if (code === 'UNKNOWN') return 'TLS failed: an untrusted certificate (NODE_EXTRA_CA_CERTS, or --insecure) or a plain port spoken to in TLS (use http://)';
       return CERTIFICATE_CODES.test(code)
         ? `TLS failed: the server's certificate is not trusted here${known}; trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (never in production)`
         : `TLS failed: the server does not speak TLS on this port${known}; use http:// for a plain port, or the port that serves https`;

@@ -68,12 +68,14 @@ export async function runJudge<C extends GradedCase>(options: JudgeRunOptions<C>
       continue;
     }
     callbacks.onWaiting?.(judgeCase, index, cases.length);
-    const session = await options.client?.open(judgeCase);
     const waiting = new AbortController();
     const stopWaiting = () => waiting.abort();
     options.signal.addEventListener('abort', stopWaiting, { once: true });
     void clock.sleep(Math.max(0, options.deadline - clock.now()), waiting.signal).then(stopWaiting);
-    const run = await arena.arm(judgeCase, waiting.signal);
+    // Armed before the page opens: its first token request may come before `open` resolves.
+    const bound = arena.arm(judgeCase, waiting.signal);
+    const session = await options.client?.open(judgeCase);
+    const run = await bound;
     options.signal.removeEventListener('abort', stopWaiting);
     stopWaiting();
     if (!run) {

@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { AnalyzeReport } from '../analyze/read.js';
 // Log lines are written by whoever sent the requests: control characters never reach the terminal.
-import { printable } from './printable.js';
+import { terminalSafe } from './terminalText.js';
 
 
 const ms = (value: number) => (value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`);
@@ -19,16 +19,16 @@ export function analyzeTable(report: AnalyzeReport, c: ChalkInstance): string {
   );
   for (const file of report.files) {
     const unreadable = file.unreadable === 0 ? '' : c.yellow(`, ${file.unreadable} unreadable line${file.unreadable === 1 ? '' : 's'} (${file.unreadableLines.join(', ')}${file.unreadable > file.unreadableLines.length ? ', …' : ''})`);
-    lines.push(`  ${printable(file.file)}  ${c.dim(file.format)}  ${file.lines} lines, ${file.records} requests${unreadable}`);
+    lines.push(`  ${terminalSafe(file.file)}  ${c.dim(file.format)}  ${file.lines} lines, ${file.records} requests${unreadable}`);
   }
   lines.push('');
   if (report.findings.length === 0) lines.push(c.green('No findings: the clients and the backend behaved as the profile expects.'));
   else lines.push(c.bold(`Findings (${report.findings.length})`));
   report.findings.forEach((finding, index) => {
     const layer = finding.layer === 'backend' ? c.magenta('backend') : c.cyan('frontend');
-    lines.push('', `${c.bold(`${index + 1}. ${finding.title}`)}  ${c.dim(finding.id)}  [${layer}]`, `   ${printable(finding.summary)}`);
+    lines.push('', `${c.bold(`${index + 1}. ${finding.title}`)}  ${c.dim(finding.id)}  [${layer}]`, `   ${terminalSafe(finding.summary)}`);
     for (const evidence of finding.evidence) {
-      lines.push(`     ${c.dim(`${printable(evidence.file)}${where(evidence)}`)}  ${printable(evidence.text)}`);
+      lines.push(`     ${c.dim(`${terminalSafe(evidence.file)}${where(evidence)}`)}  ${terminalSafe(evidence.text)}`);
     }
     if (finding.occurrences > finding.evidence.length) lines.push(c.dim(`     … ${finding.occurrences - finding.evidence.length} more`));
     lines.push(`   ${c.dim('why:')} ${finding.why}`, `   ${c.dim(`fix (${finding.layer}):`)} ${finding.fix}`);
@@ -46,7 +46,7 @@ export function analyzeTable(report: AnalyzeReport, c: ChalkInstance): string {
     ['clients behaving like the seed\'s naive client', percent(figures.naiveClientShare)],
   ];
   for (const storm of figures.storms.slice(0, 3)) {
-    rows.push([`storm ${printable(storm.generation)} (${printable(storm.client)})`, `${storm.requests} requests${storm.perSecond === undefined ? '' : `, ${storm.perSecond}/s`}`]);
+    rows.push([`storm ${terminalSafe(storm.generation)} (${terminalSafe(storm.client)})`, `${storm.requests} requests${storm.perSecond === undefined ? '' : `, ${storm.perSecond}/s`}`]);
   }
   const width = Math.max(...rows.map(([label]) => label.length));
   lines.push('', c.bold('Figures'), ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`));

@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { JudgeReport } from '../judge/types.js';
 import { failureLines, figureCells } from './judgeText.js';
-import { printable } from './printable.js';
+import { terminalSafe } from './terminalText.js';
 
 /**
  * The report card: one row per case with its verdict and figures, then each failure with the
@@ -30,7 +30,7 @@ export function renderJudgeTable(report: JudgeReport, c: ChalkInstance): string 
     lines.push('', `${index + 1}. ${badge(result.verdict)} ${c.bold(result.name)}: ${result.title}`);
     for (const line of failureLines(result)) lines.push(`   ${line}`);
     lines.push(c.dim(`   what to do: ${result.advice}`));
-    for (const error of result.page?.consoleErrors.slice(0, 3) ?? []) lines.push(c.dim(`   browser console: ${printable(error)}`));
+    for (const error of result.page?.consoleErrors.slice(0, 3) ?? []) lines.push(c.dim(`   browser console: ${terminalSafe(error)}`));
   });
   const passed = report.cases.length - failed.length;
   const summary = `${report.cases.length} cases: ${passed} passed, ${failed.length} failed in ${(report.durationMs / 1000).toFixed(1)} s`;

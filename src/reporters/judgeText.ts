@@ -1,5 +1,5 @@
 import type { JudgeCaseResult, JudgedRequest, JudgeFigures } from '../judge/types.js';
-import { printable } from './printable.js';
+import { terminalSafe } from './terminalText.js';
 
 export const secondsText = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
 
@@ -8,7 +8,7 @@ export function requestLine(request: JudgedRequest): string {
   const end = request.endT === undefined ? 'still open' : `${request.status ?? '?'} after ${secondsText(request.endT - request.t)}`;
   const resume = request.lastEventId === undefined ? '' : `, Last-Event-ID ${request.lastEventId}`;
   const token = request.token === undefined ? '' : `, token #${request.token}`;
-  return printable(`#${request.seq} +${secondsText(request.t)} ${request.method} ${request.path} -> ${end} (${request.answer}${token}${resume})`);
+  return terminalSafe(`#${request.seq} +${secondsText(request.t)} ${request.method} ${request.path} -> ${end} (${request.answer}${token}${resume})`);
 }
 
 /** Enough requests to show a pattern; the JSON report has them all. */

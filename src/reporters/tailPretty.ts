@@ -55,12 +55,13 @@ function contractFields(data: string): { status?: string; stage?: string; progre
   try {
     const value = JSON.parse(data) as Record<string, unknown>;
     if (typeof value !== 'object' || value === null) return undefined;
-    return {
+    // JSON.parse turns the escaped `\u001b` of the (already safe) data back into a raw ESC.
+    return terminalSafeDeep({
       status: typeof value.status === 'string' ? value.status : undefined,
       stage: typeof value.stage === 'string' ? value.stage : undefined,
       progress: typeof value.progress === 'number' ? value.progress : undefined,
       message: typeof value.message === 'string' ? value.message : typeof value.text === 'string' ? value.text : undefined,
-    };
+    });
   } catch {
     return undefined;
   }

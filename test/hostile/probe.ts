@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { concurrencyLimit } from '../helpers/concurrency.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'sse-doctor.js');
 
@@ -44,24 +45,8 @@ function peakRssMiB(pid: number): number | undefined {
   }
 }
 
-/**
- * At most this many CLIs at once: the probes run concurrently, but a shared 2-core machine
- * running sixty node processes at once measures its scheduler, not the tool.
- */
-const MAX_PARALLEL = 3;
-let running = 0;
-const waiting: (() => void)[] = [];
-
-async function slot<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_PARALLEL) await new Promise<void>((resolve) => waiting.push(resolve));
-  running++;
-  try {
-    return await work();
-  } finally {
-    running--;
-    waiting.shift()?.();
-  }
-}
+/** At most this many CLIs at once (see `concurrencyLimit`). */
+const slot = concurrencyLimit(3);
 
 /** Runs the built CLI once, measuring time and peak RSS (polled from /proc every 20 ms). */
 export function probe(args: string[], options: ProbeOptions = {}): Promise<ProbeRun> {
@@ -113,9 +98,11 @@ function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
   }, options.hardLimitMs ?? 30_000);
   let interrupt: NodeJS.Timeout | undefined;
   const armInterrupt = () => (interrupt = setTimeout(() => child.kill('SIGINT'), options.interruptAfterMs ?? 0));
-  if (options.interruptWhen !== undefined) void options.interruptWhen.then(armInterrupt);
-  else if (options.interruptAfterMs !== undefined) armInterrupt();
   const during = options.during?.(() => stdout).catch(() => undefined);
+  // After the run is under way: the server saw it, or the work done alongside it is over.
+  const underWay = options.interruptWhen ?? during;
+  if (underWay !== undefined) void underWay.then(armInterrupt);
+  else if (options.interruptAfterMs !== undefined) armInterrupt();
   return new Promise((resolve) => {
     child.on('exit', () => {
       // The last poll may be up to 20 ms old; the child's /proc entry is gone after exit.
