@@ -191,7 +191,7 @@ describe('sse-doctor check (built CLI)', () => {
     const unreachable = await runCli(['check', '--base-url', closed.baseUrl, '--auth', 'alice'], { cwd });
     expect(unreachable.code).toBe(3);
     expect(unreachable.stderr.trim().split('\n')).toHaveLength(1);
-    expect(unreachable.stderr).toMatch(/^sse-doctor: .*unreachable \(ECONNREFUSED\)/);
+    expect(unreachable.stderr).toMatch(/^sse-doctor: .*nothing answered \(ECONNREFUSED\): is the server running/);
     const usage = await runCli(['check', '--base-url', closed.baseUrl, '--only', 'stream.hearbeat'], { cwd });
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('--only: no rule matches "stream.hearbeat"');

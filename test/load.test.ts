@@ -270,7 +270,7 @@ describe('thresholds', () => {
   it.each([
     ['p95(firstEvent)<500ms', { kind: 'latency', metric: 'firstEvent', stat: { percentile: 95 } }, '<', 500],
     ['p99.9(gap) <= 2s', { kind: 'latency', metric: 'gap', stat: { percentile: 99.9 } }, '<=', 2000],
-    ['max(tokenRequest)<1000', { kind: 'latency', metric: 'tokenRequest', stat: 'max' }, '<', 1000],
+    ['max(tokenRequest)<1s', { kind: 'latency', metric: 'tokenRequest', stat: 'max' }, '<', 1000],
     ['rate429<0.05', { kind: 'figure', figure: 'rate429' }, '<', 0.05],
     ['rate429 < 5%', { kind: 'figure', figure: 'rate429' }, '<', 0.05],
     ['peakOpenStreams>=10000', { kind: 'figure', figure: 'peakOpenStreams' }, '>=', 10000],
@@ -284,7 +284,8 @@ describe('thresholds', () => {
     ['p100(gap)<5ms', /percentile 100/],
     ['rate42<0.05', /unknown figure "rate42"/],
     ['rate429<5ms', /not a duration/],
-    ['p95(gap)<5%', /takes ms or s/],
+    ['p95(gap)<5%', /a latency needs a unit: 5ms, 5s or 5m/],
+    ['max(tokenRequest)<1000', /a latency needs a unit: 1000ms/],
   ])('rejects %s in one line', (raw, message) => {
     let error: unknown;
     try {

@@ -2,6 +2,7 @@
  * C0 and C1 controls, DEL, and the Unicode bidi overrides that reorder what a line shows: the
  * bytes with which a server's `event: \x1b]0;PWNED\x07\x1b[2J` retitles and clears a terminal.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is this pattern's whole job
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function visible(char: string): string {

@@ -119,4 +119,5 @@ function runProbe(args: string[], options: ProbeOptions): Promise<ProbeRun> {
 }
 
 /** Raw control bytes (C0 but tab and newline, DEL, C1) that must never reach a terminal. */
+// eslint-disable-next-line no-control-regex -- matching control bytes is this pattern's whole job
 export const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]/;
