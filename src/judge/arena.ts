@@ -1,3 +1,4 @@
+import { CaseSlot } from './caseSlot.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../engine/clock.js';
 import { escapeRegExp } from '../engine/contractEvents.js';
@@ -51,7 +52,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
   const basePath = new URL(options.target).pathname.replace(/\/+$/, '');
   const routes = routesOf(options.paths, basePath);
   const runs = new Map<string, LiveRun>();
-  let armed: { judgeCase: JudgeCase; bind: (run: LiveRun) => void } | undefined;
+  const slot = new CaseSlot<JudgeCase, LiveRun>();
 
   const intercept = (req: IncomingMessage, res: ServerResponse): boolean => {
     allowAnyOrigin(req, res);
@@ -64,12 +65,11 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
     const generationId = route ? decodeURIComponent(route.pattern.exec(url.pathname)![1]!) : undefined;
     if (!route || generationId === undefined) return false;
     let run = runs.get(generationId);
-    if (!run && armed) {
-      run = newRun(armed.judgeCase, generationId, clock.now());
-      runs.set(generationId, run);
-      armed.bind(run);
-      armed = undefined;
-    }
+    run ??= slot.take((judgeCase) => {
+      const started = newRun(judgeCase, generationId, clock.now());
+      runs.set(generationId, started);
+      return started;
+    });
     if (!run) return false;
     return handle(run, route.kind, req, res, url);
   };
@@ -180,22 +180,7 @@ export async function startJudgeArena(options: JudgeArenaOptions): Promise<Judge
   return {
     url: proxy.url,
     port: proxy.port,
-    arm: (judgeCase, signal) =>
-      new Promise((resolve) => {
-        if (signal.aborted) return resolve(undefined);
-        const onAbort = () => {
-          armed = undefined;
-          resolve(undefined);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        armed = {
-          judgeCase,
-          bind: (run) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(run);
-          },
-        };
-      }),
+    arm: (judgeCase, signal) => slot.arm(judgeCase, signal),
     finish: (run) => {
       const live = runs.get(run.subject);
       if (!live) return;

@@ -1,3 +1,4 @@
+import { CaseSlot } from './caseSlot.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Clock } from '../engine/clock.js';
@@ -205,24 +206,22 @@ const CHUNK_GAP_MS = 10;
 export async function startUpstreamArena(options: { kind: UpstreamKind; port: number; policy: JudgePolicy; clock: Clock }): Promise<UpstreamArena> {
   const { kind, policy, clock } = options;
   const chatPath = kind === 'openai' ? '/v1/chat/completions' : '/api/chat';
-  let armed: { judgeCase: UpstreamCase; bind: (run: LiveCall) => void } | undefined;
+  const slot = new CaseSlot<UpstreamCase, LiveCall>();
   let current: LiveCall | undefined;
   let runs = 0;
 
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://upstream').pathname;
     if (req.method === 'GET' && path === '/__judge/next') {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ case: armed?.judgeCase.name ?? null, users: armed?.judgeCase.users ?? 0 }));
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ case: slot.judgeCase?.name ?? null, users: slot.judgeCase?.users ?? 0 }));
       return;
     }
     if (req.method !== 'POST' || path !== chatPath) {
       res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify(errorBody(kind, `no route ${path} (sse-doctor judge --upstream ${kind} answers POST ${chatPath})`)));
       return;
     }
-    if (armed && (!current || current.finished)) {
-      current = { judgeCase: armed.judgeCase, subject: `call ${++runs}`, startedAt: clock.now(), requests: [], lastActivity: clock.now(), busy: 0, calls: 0, open: new Set(), finished: false };
-      armed.bind(current);
-      armed = undefined;
+    if (!current || current.finished) {
+      current = slot.take((judgeCase) => ({ judgeCase, subject: `call ${++runs}`, startedAt: clock.now(), requests: [], lastActivity: clock.now(), busy: 0, calls: 0, open: new Set(), finished: false })) ?? current;
     }
     const run = current && !current.finished ? current : undefined;
     const now = clock.now();
@@ -273,22 +272,7 @@ export async function startUpstreamArena(options: { kind: UpstreamKind; port: nu
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    arm: (judgeCase, signal) =>
-      new Promise((resolve) => {
-        if (signal.aborted) return resolve(undefined);
-        const onAbort = () => {
-          armed = undefined;
-          resolve(undefined);
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        armed = {
-          judgeCase,
-          bind: (run) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(run);
-          },
-        };
-      }),
+    arm: (judgeCase, signal) => slot.arm(judgeCase, signal),
     finish: (run) => {
       if (run !== current || !current) return;
       current.finished = true;
