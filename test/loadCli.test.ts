@@ -31,12 +31,14 @@ afterAll(() => server.close());
 
 describe('sse-doctor load (built CLI)', () => {
   it('says up front when the clients cannot all have a socket, and calls EMFILE the tool\'s limit, not the target\'s', async () => {
-    const run = await runCli(['load', ...target, '--clients', '300', '--duration', '1500ms', '--json'], { openFilesLimit: 200 });
+    const run = await runCli(['load', ...target, '--clients', '300', '--duration', '3s', '--json'], { openFilesLimit: 200 });
     // A third of the clients never got a socket: too many errors for a pass (the default error-rate gate).
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('300 clients per process need as many sockets, but a process may open 200 files here (ulimit -n): use --workers 3');
     const json = JSON.parse(run.stdout) as LoadJson & { warnings: string[] };
-    expect(json.metrics.peakOpenStreams).toBeGreaterThan(100);
+    // The clients that got a socket did their work (how many streams are open at the same instant depends on how fast
+    // a busy machine turns flows around), and never more at once than the file limit allows.
+    expect(json.metrics.streamsOpened).toBeGreaterThan(100);
     expect(json.metrics.peakOpenStreams).toBeLessThan(200);
     // Clients that got no socket fail at their first request; nothing else went wrong.
     expect(Object.keys(json.metrics.errors)).toContain('create-local-limit');

@@ -290,6 +290,8 @@ export function errorKind(end: StreamEnd): string | undefined {
   switch (end.kind) {
     case 'clean-terminal':
     case 'aborted':
+    // A load session's duration bound is the run's own end (see `maxDurationMs` above): the stream did nothing wrong.
+    case 'max-duration':
       return undefined;
     case 'http-error':
       return end.status === 429 ? undefined : `http-${end.status}`;
@@ -393,7 +395,7 @@ class FlowMeasures implements SessionCallbacks {
       // bound) is a gap too: a stream silent for the run's last seconds must count as silent.
       if (STOPPED_WHILE_OPEN.includes(result.end.kind) && result.open) recorder.latency('gap', result.endedAt - (this.lastArrival > 0 ? this.lastArrival : result.open.t));
       // A stream cut by the end of the run would only drag the durations down.
-      if (result.open && result.end.kind !== 'aborted') recorder.latency('streamDuration', result.endedAt - result.open.t);
+      if (result.open && result.end.kind !== 'aborted' && result.end.kind !== 'max-duration') recorder.latency('streamDuration', result.endedAt - result.open.t);
     }
     const kind = errorKind(result.end);
     if (kind !== undefined) recorder.error(kind);
