@@ -288,10 +288,10 @@ export function intendedArrivalMs(k: number, ratePerSecond: number, rampMs: numb
 /** How a stream's end counts among the errors; undefined for a normal end. */
 export function errorKind(end: StreamEnd): string | undefined {
   switch (end.kind) {
-    case 'clean-terminal':
-    case 'aborted':
     // A load session's duration bound is the run's own end (see `maxDurationMs` above): the stream did nothing wrong.
     case 'max-duration':
+    case 'clean-terminal':
+    case 'aborted':
       return undefined;
     case 'http-error':
       return end.status === 429 ? undefined : `http-${end.status}`;
