@@ -50,10 +50,11 @@ describe('analyze on the access logs of a naive frontend against the seed-000 bu
     expect(report.findings.map((finding) => finding.id)).toEqual(expect.arrayContaining(['retry-storm', 'terminal-stream-200', 'inside-429-window']));
     expect(report.findings.find((finding) => finding.id === 'terminal-stream-200')!.layer).toBe('backend');
     expect(report.figures.storms[0]!.perSecond).toBeGreaterThan(0);
-    // Both witnesses count the same token requests; those the page cut at its close may or may not have reached uvicorn.
+    // Both witnesses count the same token requests; those the page cut at its close may or may not have reached uvicorn,
+    // and the naive page (one request at a time) may have sent one more as the recording closed, which the HAR never saw.
     const har = (await analyzeJson(join(dir, 'naive.har'))).report;
     expect(report.figures.tokenRequests).toBeGreaterThanOrEqual(har.figures.tokenRequests - countUnanswered(har));
-    expect(report.figures.tokenRequests).toBeLessThanOrEqual(har.figures.tokenRequests);
+    expect(report.figures.tokenRequests).toBeLessThanOrEqual(har.figures.tokenRequests + 1);
   });
 
   it("uvicorn's default format (no times) finds them from order and counts alone", async () => {
