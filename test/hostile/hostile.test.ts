@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadSchema, schemaErrors } from '../helpers/jsonSchema.js';
 import { RAW_CONTROL, probe, type ProbeOptions, type ProbeRun } from './probe.js';
 import { SECRETS, startHostile, type HostileKind, type HostileServer } from './servers.js';
 
@@ -255,6 +256,25 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
       const junit = readFileSync(join(dir, 'check.xml'), 'utf8');
       expect(junit).toMatch(/errors="[1-9]/);
       expect(junit).toContain('<error message="interrupted (Ctrl-C)');
+    } finally {
+      await server.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('interrupted replay: exit 130, JSON "interrupted": true and verdict fail', async () => {
+    const server = await startHostile('event-then-close');
+    try {
+      const run = await probe(['replay', 'failed-generation', '--client', 'robust', '--json', '--max-duration', '30s', '--base-url', server.baseUrl, '--auth', SECRETS.bearer], {
+        interruptWhen: server.firstRequest,
+        interruptAfterMs: 300,
+        hardLimitMs: HARD_LIMIT_MS,
+      });
+      measured.push({ probe: 'event-then-close (Ctrl-C)', command: 'replay', run });
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain('replay: interrupted; the report covers what ran');
+      const report: unknown = JSON.parse(run.stdout);
+      expect(report).toMatchObject({ scenario: 'failed-generation', client: 'robust', verdict: 'fail', interrupted: true });
+      expect(schemaErrors(report, loadSchema('replay'))).toEqual([]);
     } finally {
       await server.close();
     }
