@@ -33,6 +33,8 @@ const CLIENTS_PER_SIGNAL = 64;
  * microtask queue and starve every timer, the run's deadline included.
  */
 const NO_ANSWER_PAUSE_MS = 1000;
+/** Past the request timeouts, so that a request that timed out is counted before the run ends without it. */
+const TIMEOUT_MARGIN_MS = 1000;
 /** Clients (and the open model's arrivals) cycle over this many signals, so a long run does not keep adding them. */
 const SHARED_SIGNALS = 256;
 
@@ -58,7 +60,18 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   setMaxListeners(0, run.signal);
   const onOuterAbort = () => run.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const deadline = setTimeout(() => run.abort(), plan.durationMs);
+  // The run ends at its duration, but never before its first answer or failure (bounded by the
+  // timeouts): a run too short for a request to come back could not tell a target that speaks
+  // garbage (exit 3) from one that answers slowly, and its exit code would be a race.
+  let firstOutcomeBound: NodeJS.Timeout | undefined;
+  const end = () => {
+    clearTimeout(firstOutcomeBound);
+    run.abort();
+  };
+  const deadline = setTimeout(() => {
+    firstOutcomeBound = setTimeout(end, target.connectTimeoutMs + target.headersTimeoutMs + TIMEOUT_MARGIN_MS);
+    recorder.onFirstOutcome(end);
+  }, plan.durationMs);
   const startedAt = clock.now();
   const endsAt = startedAt + plan.durationMs;
   const budget = new RequestBudget(plan.maxRequests);
@@ -257,6 +270,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     }
   } finally {
     clearTimeout(deadline);
+    clearTimeout(firstOutcomeBound);
     options.signal?.removeEventListener('abort', onOuterAbort);
     await connections.destroyAll();
   }

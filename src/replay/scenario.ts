@@ -125,7 +125,10 @@ export interface ReplayReport {
   readonly scenario: string;
   /** The client model's name, or `measured (FILE)`. */
   readonly client: string;
+  /** `fail` when an expectation is missed, or when the run was interrupted (it measured less than asked). */
   readonly verdict: 'pass' | 'fail';
+  /** Ctrl-C stopped the run before this client finished: the report covers what ran, and is not a pass. */
+  readonly interrupted: boolean;
   readonly expectations: readonly Expectation[];
   readonly metrics: ReplayMetrics;
   readonly details: ScenarioRun['details'];
