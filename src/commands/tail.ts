@@ -1,4 +1,3 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel } from '../engine/clientPolicy.js';
@@ -13,8 +12,7 @@ import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
 import type { SseNotice } from '../engine/sseDecoder.js';
 import type { TailItem } from '../reporters/tailItems.js';
-import { tailJsonLine } from '../reporters/tailJson.js';
-import { tailPrettyLine } from '../reporters/tailPretty.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface TailOptions {
   readonly target: TargetOptions;
@@ -42,10 +40,10 @@ export async function tail(
   const { profile } = target;
   const startedAt = clock.now();
   const since = (t: number) => t - startedAt;
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const line = reporterFor('tail-item', options.json ? 'json' : 'pretty', options);
   const emit = (item: TailItem) => {
-    const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
-    if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+    const text = line(item);
+    if (text !== '') io.stdout.write(text);
   };
   const dispatcher = createDispatcher(target);
   try {
