@@ -1,5 +1,6 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
+import { systemClock, type Clock } from './clock.js';
 import { FATAL_TRANSPORT_KINDS, REDIRECTS_NOT_FOLLOWED, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
@@ -246,7 +247,8 @@ export class MeasuredClient implements ClientModel {
 
   constructor(
     private readonly spec: MeasuredClientSpec,
-    private readonly now: () => number = () => performance.now(),
+    /** The session's clock: pacing is measured on the same scale as the waits it asks for. */
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   decide(outcome: AttemptOutcome): PolicyDecision {
@@ -258,7 +260,7 @@ export class MeasuredClient implements ClientModel {
     this.retriesInRow++;
     const { maxRetries } = this.spec;
     if (maxRetries !== undefined && this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries, as measured`, true);
-    const now = this.now();
+    const now = this.clock.now();
     const delayMs =
       measured.intervalMs !== undefined && this.nextAttemptAt !== undefined ? Math.max(0, measured.intervalMs - (now - this.nextAttemptAt)) : measured.delayMs;
     this.nextAttemptAt = now + delayMs;
@@ -274,9 +276,9 @@ export function clientLabel(choice: ClientChoice): string {
   return typeof choice === 'string' ? choice : `measured (${choice.source})`;
 }
 
-export function createClientModel(name: ClientChoice, config: ProfileClient, random?: () => number): ClientModel {
-  if (typeof name === 'object') return new MeasuredClient(name);
+export function createClientModel(name: ClientChoice, config: ProfileClient, clock?: Pick<Clock, 'now'>): ClientModel {
+  if (typeof name === 'object') return new MeasuredClient(name, clock);
   if (name === 'naive') return new NaiveClient();
   if (name === 'eventsource') return new EventSourceClient();
-  return new RobustClient(config, random);
+  return new RobustClient(config);
 }
