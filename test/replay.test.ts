@@ -135,6 +135,12 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
       expect(millis(fixed?.details['shortest reconnect wait'])).toBeGreaterThanOrEqual(profile.client.retryDelaysSeconds[0]! * 1000);
     });
 
+    it('linger fails failed-generation: the stream stays open after the failed event', async () => {
+      const [robust] = await replayAgainst(['linger'], ['failed-generation'], { clients: ['robust'] });
+      expect(missed(robust)).toEqual(['stream ends at once']);
+      expect(robust?.expectations.find((item) => item.name === 'stream ends at once')?.observed).toMatch(/^still open \d+ ms after the terminal event/);
+    });
+
     it('no-rate-limit fails rate-limit-spam with a 429 rate of 0', async () => {
       const reports = await replayAgainst(['no-rate-limit'], ['rate-limit-spam']);
       expect(verdicts(reports)).toEqual(['rate-limit-spam/robust: fail', 'rate-limit-spam/naive: fail']);
