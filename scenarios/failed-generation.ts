@@ -1,6 +1,6 @@
 import { parseEventData } from '../src/engine/contractEvents.js';
-import { describeEnd } from '../src/engine/clientPolicy.js';
-import { whyNoToken } from '../src/engine/generationsApi.js';
+import { describeEnd } from '../src/engine/connection.js';
+import { whyRefused } from '../src/engine/generationsApi.js';
 import { expectation, type Scenario } from '../src/replay/scenario.js';
 
 /**
@@ -23,7 +23,7 @@ const failedGeneration: Scenario = {
     // Asked before the client runs, so a naive client's storm cannot have used up the rate limit.
     const next = await ctx.api.requestToken(id, { signal: ctx.signal });
     const nextStatus = 'exchange' in next ? next.exchange.status : undefined;
-    const nextDetail = 'exchange' in next && !next.ok ? whyNoToken(next) : '';
+    const nextDetail = 'exchange' in next && !next.ok ? whyRefused(next) : '';
     const observed = await ctx.runSession(client, id, { api });
     const { session } = observed;
     const first = session.streams[0];

@@ -4,11 +4,14 @@ import { RULES } from '../src/check/rules/index.js';
 import { closeAfterTerminal, evaluateRateLimit } from '../src/check/timing.js';
 import { longerThanHeartbeat, longestSilence } from '../src/engine/silence.js';
 import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
-import type { CheckReport } from '../src/check/types.js';
+import { ruleTimeoutMs } from '../src/check/runner.js';
+import type { CheckReport, Rule } from '../src/check/types.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 import { renderCheckGithub } from '../src/reporters/checkGithub.js';
 import { renderCheckJson } from '../src/reporters/checkJson.js';
 import { renderCheckJunit, xml } from '../src/reporters/checkJunit.js';
+import { fastTarget, runFastCheck } from './helpers/checkTarget.js';
+import { manualClock } from './helpers/clocks.js';
 
 describe('longestSilence (stream.heartbeat)', () => {
   it('measures from the headers through every sign of life to the terminal event', () => {
@@ -161,5 +164,23 @@ describe('check reporters', () => {
       '::error title=token.terminal-failed (backend)%3A a <failed> one::answered 500 & "retry"%0Astorm: 100%25\n' +
         '::warning title=stream.proxy-hints (proxy)%3A hints::X-Accel-Buffering, missing\n',
     );
+  });
+});
+
+describe('the rule timeout runs on the injected clock', () => {
+  it('a rule that never finishes fails exactly when the clock reaches the timeout, not before', async () => {
+    const clock = manualClock();
+    const target = fastTarget('http://127.0.0.1:9');
+    const stalled: Rule = { id: 'stream.stalled', severity: 'error', group: 'stream', title: 'never finishes', why: 'a test', profiles: ['generations'], run: () => new Promise(() => undefined) };
+    let report: CheckReport | undefined;
+    const run = runFastCheck(target, { clock, rules: [stalled] }).then((done) => (report = done));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const timeoutMs = ruleTimeoutMs(target);
+    clock.advance(timeoutMs - 1);
+    await settle();
+    expect(report).toBeUndefined();
+    clock.advance(1);
+    await run;
+    expect(report?.results[0]).toMatchObject({ status: 'fail', durationMs: timeoutMs, message: expect.stringMatching(/^stream\.stalled did not finish within \d+ s/) });
   });
 });

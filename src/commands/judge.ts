@@ -70,6 +70,10 @@ export async function judge(options: JudgeOptions, io: JudgeIo): Promise<number>
       },
     );
     writeJudgeReports(report, options, io);
+    if (report.interrupted) {
+      io.stderr.write('judge: interrupted; the report covers what ran\n');
+      return EXIT_CODES.interrupted;
+    }
     if (report.cases.every((result) => result.verdict === 'not-run')) {
       io.stderr.write(neverCame(report, options));
       return EXIT_CODES.unreachable;

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadSchema, schemaErrors } from '../helpers/jsonSchema.js';
 import { RAW_CONTROL, probe, type ProbeOptions, type ProbeRun } from './probe.js';
 import { SECRETS, startHostile, type HostileKind, type HostileServer } from './servers.js';
 
@@ -16,8 +17,7 @@ import { SECRETS, startHostile, type HostileKind, type HostileServer } from './s
 type Command = 'token' | 'tail' | 'check' | 'replay' | 'load' | 'proxy';
 
 interface Expectation {
-  /** Several codes: the outcome races (both are a failed run, never a pass). */
-  readonly code: number | readonly number[];
+  readonly code: number;
   /** Matched against stderr + stdout: the one line that says what blocked the run. */
   readonly says: RegExp;
 }
@@ -29,22 +29,21 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     tail: { code: 3, says: /the answer is not HTTP/ },
     check: { code: 3, says: /the answer is not HTTP/ },
     replay: { code: 3, says: /the answer is not HTTP/ },
-    // Load's own connections: a failure may still be pending when the run ends (exit 1, streams opened 0) or counted (exit 3).
-    load: { code: [1, 3], says: /the answer is not HTTP|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the answer is not HTTP/ },
   },
   'tls-to-plain': {
     token: { code: 3, says: /TLS failed: the server does not speak TLS on this port/ },
     tail: { code: 3, says: /does not speak TLS/ },
     check: { code: 3, says: /does not speak TLS/ },
     replay: { code: 3, says: /does not speak TLS/ },
-    load: { code: [1, 3], says: /TLS failed|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: TLS failed/ },
   },
   'plain-to-tls': {
     token: { code: 3, says: /closed the connection before a complete HTTP answer.*use https:\/\// },
     tail: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     check: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     replay: { code: 3, says: /closed the connection before/ },
-    load: { code: [1, 3], says: /closed the connection before|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the server closed the connection before a complete HTTP answer/ },
   },
   'self-signed': {
     token: { code: 3, says: /certificate is not trusted.*NODE_EXTRA_CA_CERTS.*--insecure/ },
@@ -71,7 +70,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     token: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     tail: { code: 3, says: /closed the connection before/ },
     check: { code: 3, says: /closed the connection before/ },
-    load: { code: [1, 3], says: /closed the connection before|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the server closed the connection before a complete HTTP answer/ },
   },
   'giant-retry': {
     token: { code: 1, says: /Retry-After: 999999999999 s/ },
@@ -189,7 +188,7 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
           const output = allOutput(run, dir);
           expect(run.killed, `${command} did not end by itself`).toBe(false);
           expect(output).toMatch(expected.says);
-          expect([expected.code].flat(), run.stderr).toContain(run.code);
+          expect(run.code, run.stderr).toBe(expected.code);
           // The tool's own failure is one line, never a stack trace.
           expect(run.stderr).not.toMatch(/\n\s+at /);
           if (run.code >= 2) expect(run.stderr.split('\n').filter((line) => line.startsWith('sse-doctor: '))).toHaveLength(1);
@@ -201,6 +200,19 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
       }, TEST_TIMEOUT_MS);
     }
   }
+
+  it('load shorter than its first answer: still exit 3 with the cause, never a race with the run\'s end', async () => {
+    const server = await startHostile('garbage');
+    try {
+      // 5 ms: the run's end comes before the first answer could (it used to exit 1, "streams opened 0", or 3 by chance).
+      const run = await probe(['load', '--clients', '2', '--duration', '5ms', '--base-url', server.baseUrl, '--auth', SECRETS.bearer]);
+      measured.push({ probe: 'garbage (--duration 5ms)', command: 'load', run });
+      expect(run.code, run.stderr).toBe(3);
+      expect(run.stderr).toMatch(/create request: the answer is not HTTP/);
+    } finally {
+      await server.close();
+    }
+  }, TEST_TIMEOUT_MS);
 
   it('flood × tail, slow reader: memory stays bounded (backpressure)', async () => {
     const server = await startHostile('flood');
@@ -244,6 +256,25 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
       const junit = readFileSync(join(dir, 'check.xml'), 'utf8');
       expect(junit).toMatch(/errors="[1-9]/);
       expect(junit).toContain('<error message="interrupted (Ctrl-C)');
+    } finally {
+      await server.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('interrupted replay: exit 130, JSON "interrupted": true and verdict fail', async () => {
+    const server = await startHostile('event-then-close');
+    try {
+      const run = await probe(['replay', 'failed-generation', '--client', 'robust', '--json', '--max-duration', '30s', '--base-url', server.baseUrl, '--auth', SECRETS.bearer], {
+        interruptWhen: server.firstRequest,
+        interruptAfterMs: 300,
+        hardLimitMs: HARD_LIMIT_MS,
+      });
+      measured.push({ probe: 'event-then-close (Ctrl-C)', command: 'replay', run });
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain('replay: interrupted; the report covers what ran');
+      const report: unknown = JSON.parse(run.stdout);
+      expect(report).toMatchObject({ scenario: 'failed-generation', client: 'robust', verdict: 'fail', interrupted: true });
+      expect(schemaErrors(report, loadSchema('replay'))).toEqual([]);
     } finally {
       await server.close();
     }
