@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planRules } from '../src/check/selection.js';
 import { RULES } from '../src/check/rules/index.js';
 import { closeAfterTerminal, evaluateRateLimit } from '../src/check/timing.js';
-import { longestSilence } from '../src/engine/silence.js';
+import { longerThanHeartbeat, longestSilence } from '../src/engine/silence.js';
 import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
 import { ruleTimeoutMs } from '../src/check/runner.js';
 import type { CheckReport, Rule } from '../src/check/types.js';
@@ -25,6 +25,16 @@ describe('longestSilence (stream.heartbeat)', () => {
 
   it('ignores what comes after the terminal event and sorts events and comments together', () => {
     expect(longestSilence(0, [400, 100, 300, 200, 50_000], 500).gapMs).toBe(100);
+  });
+});
+
+describe('longerThanHeartbeat (stream.heartbeat, silent-stall, tail and load)', () => {
+  it('allows a heartbeat timer of the interval itself its lateness (seed 001: every 5 s), not a missed heartbeat', () => {
+    // 5001 ms: seen from the FastAPI backend written from the seeds, heartbeating once 5 s passed without a write.
+    expect(longerThanHeartbeat(5001, 5000)).toBe(false);
+    expect(longerThanHeartbeat(5400, 5000)).toBe(false);
+    expect(longerThanHeartbeat(5600, 5000)).toBe(true);
+    expect(longerThanHeartbeat(10_000, 5000)).toBe(true);
   });
 });
 

@@ -1,4 +1,4 @@
-import { sameSilence, silenceBeforeCut } from './silence.js';
+import { longerThanHeartbeat, sameSilence, silenceBeforeCut } from './silence.js';
 import type { StreamResult } from './connection.js';
 import { isConnectedEvent, isHeartbeatEvent, parseEventData } from './contractEvents.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from './heldBack.js';
@@ -178,7 +178,7 @@ export class StreamObserver {
     const gapMs = this.lastSignAt === undefined ? 0 : t - this.lastSignAt;
     this.lastSignAt = t;
     if (gapMs > this.longestGapMs) this.longestGapMs = gapMs;
-    if (this.heartbeatLimitMs > 0 && gapMs > this.heartbeatLimitMs) {
+    if (this.heartbeatLimitMs > 0 && longerThanHeartbeat(gapMs, this.heartbeatLimitMs)) {
       this.onObservation({ kind: 'silence', gapMs, limitMs: this.heartbeatLimitMs, t });
     }
     return gapMs;
