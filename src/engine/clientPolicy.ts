@@ -1,6 +1,6 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
-import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeBody, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
 /** What happened on one attempt, as a client policy sees it. */
@@ -65,7 +65,9 @@ export function describeEnd(end: StreamEnd): string {
     case 'http-error':
       return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
     case 'wrong-content-type':
-      return `wrong content type "${end.contentType || '(none)'}"`;
+      return `wrong content type "${end.contentType || '(none)'}": ${describeBody(end.body)}`;
+    case 'binary-body':
+      return `${describeBody(end.body)} (sent as text/event-stream)`;
     case 'line-too-long':
       return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
     case 'timeout':
@@ -138,7 +140,7 @@ export class RobustClient implements ClientModel {
       if (end.status === 429) return this.rateLimited(end.retryAfterSeconds);
       if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
     }
-    if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
+    if (end.kind === 'wrong-content-type' || end.kind === 'binary-body' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
     return this.backoff(describeEnd(end), outcome.serverRetryMs);
   }
 
@@ -256,6 +258,7 @@ export function endKindOf(outcome: AttemptOutcome): EndKind {
   switch (outcome.end.kind) {
     case 'http-error':
     case 'wrong-content-type':
+    case 'binary-body':
     case 'line-too-long':
       return 'stream-refused';
     case 'reset':

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
@@ -15,7 +16,10 @@ export type StreamEnd =
   | { kind: 'silence'; silentMs: number }
   | { kind: 'max-duration'; durationMs: number }
   | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string }
-  | { kind: 'wrong-content-type'; contentType: string }
+  /** A Content-Type other than text/event-stream; its body is summed up, never kept. */
+  | { kind: 'wrong-content-type'; contentType: string; body: BodySummary }
+  /** Sent as text/event-stream, but the body is binary (a NUL byte, or not UTF-8): summed up, never decoded or shown. */
+  | { kind: 'binary-body'; body: BodySummary }
   | { kind: 'line-too-long'; bytes: number }
   | { kind: 'unreachable'; code: string; message: string }
   /** The TLS handshake failed: an untrusted certificate, or TLS spoken to a plain port. Retrying cannot fix it. */
@@ -30,6 +34,33 @@ export type StreamEnd =
   | { kind: 'aborted' };
 
 export type StreamEndKind = StreamEnd['kind'];
+
+/** What a body that is not an event stream held, in a few numbers: it is read to be measured, never shown. */
+export interface BodySummary {
+  /** Bytes read (all of them when `whole`). */
+  readonly bytes: number;
+  readonly binary: boolean;
+  /** False when reading stopped at a bound (`MEASURE_MAX_BYTES`, `MEASURE_MAX_MS`) before the body's end. */
+  readonly whole: boolean;
+}
+
+/** "the body is not text/event-stream: 4.5 MiB of binary": a body summed up in one phrase. */
+export function describeBody(body: BodySummary): string {
+  return `the body is not text/event-stream: ${body.whole ? '' : 'at least '}${describeBytes(body.bytes)} of ${body.binary ? 'binary' : 'text'}`;
+}
+
+function describeBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** Binary, not text: a NUL byte, or bytes that are not UTF-8 (a character cut at the sample's end aside). */
+export function looksBinary(sample: Buffer): boolean {
+  if (sample.includes(0)) return true;
+  for (let cut = 0; cut < 4 && cut <= sample.length; cut++) if (isUtf8(sample.subarray(0, sample.length - cut))) return false;
+  return true;
+}
 
 /**
  * Backpressure from whoever consumes the events (a slow terminal, `| less`): while `ready()` is
@@ -100,6 +131,12 @@ export interface StreamResult {
 }
 
 const BODY_EXCERPT_BYTES = 500;
+/** The first bytes of a body looked at to tell binary from text; few, as every open stream holds them until they came. */
+const SNIFF_BYTES = 512;
+const NOTHING_YET = Buffer.alloc(0);
+/** A body that is not an event stream is read this far, or this long, to say how big it is. */
+const MEASURE_MAX_BYTES = 64 * 1024 * 1024;
+const MEASURE_MAX_MS = 2000;
 
 /**
  * Opens one SSE stream with undici and follows it to its end, classifying how it ended.
@@ -132,10 +169,19 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   /** Set by whichever watchdog stops the stream first; the end then reports it. */
   private stopReason: StreamEnd | undefined;
   private abortRequest: ((reason?: Error) => void) | undefined;
-  /** What the body is for: events, the excerpt of an error status, or nothing (being dropped). */
-  private body: 'events' | 'excerpt' | 'discard' = 'events';
+  /** What the body is for: events, the excerpt of an error status, its size (not an event stream), or nothing (being dropped). */
+  private body: 'events' | 'excerpt' | 'measure' | 'discard' = 'events';
   private excerpt: Buffer[] | undefined;
   private excerptBytes = 0;
+  /** Body bytes as they came off the wire. */
+  private bodyBytes = 0;
+  /** The start of the body, until SNIFF_BYTES were seen: binary or text. */
+  private sniffed: Buffer | undefined = NOTHING_YET;
+  /** Whether the body's start looked binary (see `looksBinary`). */
+  private binary = false;
+  /** While measuring: the end it makes of the summary, and the bound on its time. */
+  private measuredEnd: ((body: BodySummary) => StreamEnd) | undefined;
+  private measureTimer: NodeJS.Timeout | undefined;
   private decoder: SseDecoder | undefined;
   /** Set only for a compressed body: plain streams (nearly all of a load run) pay nothing for it. */
   private decompressor: Transform | undefined;
@@ -197,8 +243,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     }
     const contentType = open.headers['content-type'] ?? '';
     if (!/^text\/event-stream\b/i.test(contentType)) {
-      this.drop({ kind: 'wrong-content-type', contentType });
-      return false;
+      this.measure((body) => ({ kind: 'wrong-content-type', contentType, body }));
+      return true;
     }
     this.lastByteAt = headersAt;
     this.decoder = new SseDecoder(this, this.req.maxLineBytes, this.lastEventId);
@@ -208,10 +254,11 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bodyBytes += chunk.length;
     if (this.body === 'events') {
       this.lastByteAt = this.clock.now();
       if (this.decompressor !== undefined) this.decompressor.write(chunk);
-      else this.decoder?.push(chunk, this.lastByteAt);
+      else this.pushEvents(chunk, this.lastByteAt);
       const flow = this.req.flowControl;
       if (flow !== undefined && !flow.ready()) {
         this.paused = true;
@@ -223,6 +270,10 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
         });
         return false;
       }
+    } else if (this.body === 'measure') {
+      const sample = this.sniff(chunk);
+      if (sample.length > 0) this.binary = looksBinary(sample);
+      if (this.bodyBytes >= MEASURE_MAX_BYTES) this.endMeasure(false);
     } else if (this.excerpt !== undefined) {
       this.excerpt.push(chunk);
       this.excerptBytes += chunk.length;
@@ -231,8 +282,40 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     return true;
   }
 
+  /** Event bytes (decompressed, if they were not) to the decoder, unless the body's start shows it is binary. */
+  private pushEvents(chunk: Buffer, t: number): void {
+    if (this.sniffed !== undefined && looksBinary(this.sniff(chunk))) {
+      this.binary = true;
+      return this.measure((body) => ({ kind: 'binary-body', body }));
+    }
+    this.decoder?.push(chunk, t);
+  }
+
+  /** Adds the chunk to the body's start while it is short of SNIFF_BYTES; returns the start so far. */
+  private sniff(chunk: Buffer): Buffer {
+    if (this.sniffed === undefined) return NOTHING_YET;
+    const sample = Buffer.concat([this.sniffed, chunk.subarray(0, SNIFF_BYTES - this.sniffed.length)]);
+    this.sniffed = sample.length >= SNIFF_BYTES ? undefined : sample;
+    return sample;
+  }
+
+  /** The body is not events: read on only to count its bytes (bounded in size and time), then end with `end`. */
+  private measure(end: (body: BodySummary) => StreamEnd): void {
+    this.body = 'measure';
+    this.measuredEnd = end;
+    this.measureTimer = setTimeout(() => this.endMeasure(false), MEASURE_MAX_MS);
+  }
+
+  private endMeasure(whole: boolean): void {
+    if (this.measuredEnd === undefined) return;
+    const end = this.measuredEnd({ bytes: this.bodyBytes, binary: this.binary, whole });
+    this.measuredEnd = undefined;
+    this.drop(end);
+  }
+
   onComplete(): void {
     if (this.body === 'excerpt') return this.endExcerpt();
+    if (this.body === 'measure') return this.endMeasure(true);
     // The decompressor may still hold the last events: the stream ends once it has let them out.
     if (this.decompressor !== undefined) return void this.decompressor.end();
     this.completeEvents();
@@ -245,6 +328,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
 
   onError(error: Error): void {
     if (this.body === 'excerpt' && this.open !== undefined) return this.endExcerpt();
+    if (this.body === 'measure') return this.endMeasure(false);
     this.decompressor?.destroy();
     const outer = this.req.signal;
     this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
@@ -318,7 +402,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     else if (encoding === 'gzip') decompressor = createGunzip(flush);
     else decompressor = new DeflateDecompressor(flush);
     decompressor.on('data', (chunk: Buffer) => {
-      if (this.body === 'events') this.decoder?.push(chunk, this.clock.now());
+      if (this.body === 'events') this.pushEvents(chunk, this.clock.now());
     });
     decompressor.on('end', () => this.completeEvents());
     decompressor.on('error', (error: NodeJS.ErrnoException) => this.drop({ kind: 'abrupt-close', code: error.code ?? 'Z_DATA_ERROR' }));
@@ -344,6 +428,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.watchdog);
+    clearTimeout(this.measureTimer);
     this.req.signal?.removeEventListener('abort', this.wake);
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });

@@ -101,7 +101,14 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     load: { code: 0, says: /all thresholds held/ },
   },
   'binary-body': {
-    tail: { code: 1, says: /wrong content type "application\/octet-stream"/ },
+    tail: { code: 1, says: /wrong content type "application\/octet-stream": the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    load: { code: 1, says: /stream was not text\/event-stream/ },
+  },
+  'binary-stream': {
+    tail: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary \(sent as text\/event-stream\)/ },
+    check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    load: { code: 1, says: /stream body was binary, not events/ },
   },
   'event-then-close': {
     tail: { code: 1, says: /duration bound reached|past this run's bound/ },
