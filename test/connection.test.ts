@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
-import { describeEnd } from '../src/engine/clientPolicy.js';
-import { openStream, type StreamRequest } from '../src/engine/connection.js';
+import { describeEnd, openStream, type StreamRequest } from '../src/engine/connection.js';
 import type { SseEvent } from '../src/engine/sseDecoder.js';
 import { createDispatcher } from '../src/engine/http.js';
 import { sseHeaders, startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';

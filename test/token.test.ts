@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { token } from '../src/commands/token.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
-import type { HttpExchange } from '../src/engine/http.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 import type { TargetOptions } from '../src/engine/target.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
@@ -29,8 +28,9 @@ async function tokenFor(id: string, json = true) {
 }
 
 async function createGeneration(prompt: string): Promise<string> {
-  const created = (await new GenerationsApi(target, undefined).create(prompt)) as HttpExchange;
-  return (created.json as { id: string }).id;
+  const created = await new GenerationsApi(target).create(prompt);
+  if (!created.ok) throw new Error('could not create a generation');
+  return created.id;
 }
 
 describe('sse-doctor token', () => {

@@ -1,5 +1,4 @@
-import { describeEnd } from '../engine/clientPolicy.js';
-import { describeBody } from '../engine/connection.js';
+import { describeBody, describeEnd } from '../engine/connection.js';
 import { detailOf } from '../engine/generationsApi.js';
 import type { HttpExchange } from '../engine/http.js';
 import type { TokenResult } from '../engine/generationsApi.js';

@@ -1,10 +1,10 @@
 import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { describeTransportFailure, type FlowControl } from '../engine/connection.js';
-import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
-import { createDispatcher, isHttpFailure } from '../engine/http.js';
+import { createClientModel } from '../engine/clientPolicy.js';
+import { describeEnd, describeTransportFailure, type FlowControl } from '../engine/connection.js';
+import { GenerationsApi, answerError, whyRefused } from '../engine/generationsApi.js';
+import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
 import { heldBackLimitMs } from '../engine/heldBack.js';
 import { StreamObserver, type Observation } from '../engine/streamObserver.js';
@@ -49,7 +49,7 @@ export async function tail(
   };
   const dispatcher = createDispatcher(target);
   try {
-    const api = new GenerationsApi(target, dispatcher, io.secrets);
+    const api = new GenerationsApi(target, { dispatcher, clock, secrets: io.secrets });
     const { source, generationId } = await resolveSource(options, api, io.signal);
     if (generationId !== null) emit({ kind: 'generation', id: generationId, created: options.generationId === undefined, t: since(clock.now()) });
 
@@ -83,7 +83,7 @@ export async function tail(
             status: exchange.status,
             latencyMs: exchange.latencyMs,
             token: result.ok ? shortenToken(result.token.token) : null,
-            detail: result.ok ? null : whyNoToken(result),
+            detail: result.ok ? null : whyRefused(result),
             meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds, false).meaning,
             t: since(clock.now()),
           });
@@ -137,7 +137,8 @@ export async function tail(
     const buffered = stats.heldBackMs !== undefined && stats.heldBackMs > heldBackLimitMs(profile.limits.heartbeatSeconds * 1000);
     const ok = session.lastEnd?.kind === 'clean-terminal' && !buffered;
     // A 400 means "already terminal": what a good client does next is ask how it ended.
-    const finalState = lastTokenStatus === 400 && generationId !== null ? await generationState(api, generationId, io.signal) : undefined;
+    const finalAnswer = lastTokenStatus === 400 && generationId !== null ? await api.status(generationId, io.signal) : undefined;
+    const finalState = finalAnswer?.ok ? finalAnswer.state : undefined;
     if (finalState) emit({ kind: 'diagnostic', level: 'info', code: 'final-status', message: `generation is ${finalState.status}${finalState.errorMessage ? `: ${finalState.errorMessage}` : ''}`, t: since(clock.now()) });
     emit({
       kind: 'summary',
@@ -189,22 +190,8 @@ async function resolveSource(
   }
   const prompt = options.failing ? target.profile.fixtures.failingPrompt : target.profile.fixtures.completingPrompt;
   const created = await api.create(prompt, signal);
-  if (isHttpFailure(created)) {
-    throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
-  }
-  const id = (created.json as { id?: unknown } | undefined)?.id;
-  if (created.status >= 300 || typeof id !== 'string') {
-    throw new UsageError(`could not create a generation to tail: ${api.url('create')} answered ${created.status} ${detailOf(created)} (pass an existing id: sse-doctor tail <id>)`);
-  }
-  return { source: { kind: 'token', api, generationId: id }, generationId: id };
-}
-
-async function generationState(api: GenerationsApi, id: string, signal: AbortSignal | undefined): Promise<{ status: string; errorMessage: string | undefined } | undefined> {
-  const reply = await api.status(id, signal);
-  if (isHttpFailure(reply) || reply.status !== 200) return undefined;
-  const body = reply.json as { status?: unknown; error_message?: unknown } | undefined;
-  if (typeof body?.status !== 'string') return undefined;
-  return { status: body.status, errorMessage: typeof body.error_message === 'string' ? body.error_message : undefined };
+  if (!created.ok) throw answerError(created, 'create', api.url('create'), 'pass an existing id: sse-doctor tail <id>');
+  return { source: { kind: 'token', api, generationId: created.id }, generationId: created.id };
 }
 
 function describeObservation(observation: Observation): string {

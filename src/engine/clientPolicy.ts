@@ -1,6 +1,6 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
-import { FATAL_TRANSPORT_KINDS, describeBody, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, REDIRECTS_NOT_FOLLOWED, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 
 /** What happened on one attempt, as a client policy sees it. */
@@ -48,45 +48,6 @@ export function retryDelay(retry: number, delaysMs: readonly number[], jitter: n
   const base = delaysMs[Math.min(retry, delaysMs.length) - 1] ?? 0;
   return clampDelay(base * (1 + jitter * (2 * random() - 1))).ms;
 }
-
-/** Describes a stream end in a few words for logs and reasons. */
-export function describeEnd(end: StreamEnd): string {
-  switch (end.kind) {
-    case 'clean-terminal':
-      return 'closed cleanly after a terminal event';
-    case 'clean-no-terminal':
-      return 'closed cleanly without a terminal event';
-    case 'lingered':
-      return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
-    case 'silence':
-      return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
-    case 'max-duration':
-      return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
-    case 'http-error':
-      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
-    case 'wrong-content-type':
-      return `wrong content type "${end.contentType || '(none)'}": ${describeBody(end.body)}`;
-    case 'binary-body':
-      return `${describeBody(end.body)} (sent as text/event-stream)`;
-    case 'line-too-long':
-      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
-    case 'timeout':
-      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
-    case 'aborted':
-      return 'stopped by the user';
-    case 'unreachable':
-    case 'tls':
-    case 'protocol':
-    case 'closed-before-answer':
-    case 'reset':
-    case 'abrupt-close':
-    case 'local-limit':
-      return describeTransportFailure(end.kind, end.code);
-  }
-}
-
-/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
-export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
 
 /** What no retry can fix: a TLS or protocol failure, a redirect, or a 200 whose body is unusable. */
 function unfixable(outcome: AttemptOutcome): string | undefined {

@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
-import { systemClock, type Clock } from './clock.js';
-import { parseRetryAfterSeconds, timerMs } from './delay.js';
+import { systemClock, type Clock, type TimerId } from './clock.js';
+import { parseRetryAfterSeconds } from './delay.js';
 import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
 /** How one SSE connection ended. Every kind but `aborted` and `local-limit` is something the target did. */
@@ -61,6 +61,45 @@ export function looksBinary(sample: Buffer): boolean {
   for (let cut = 0; cut < 4 && cut <= sample.length; cut++) if (isUtf8(sample.subarray(0, sample.length - cut))) return false;
   return true;
 }
+
+/** Describes a stream end in a few words for logs and reasons. */
+export function describeEnd(end: StreamEnd): string {
+  switch (end.kind) {
+    case 'clean-terminal':
+      return 'closed cleanly after a terminal event';
+    case 'clean-no-terminal':
+      return 'closed cleanly without a terminal event';
+    case 'lingered':
+      return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
+    case 'silence':
+      return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
+    case 'max-duration':
+      return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
+    case 'http-error':
+      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
+    case 'wrong-content-type':
+      return `wrong content type "${end.contentType || '(none)'}": ${describeBody(end.body)}`;
+    case 'binary-body':
+      return `${describeBody(end.body)} (sent as text/event-stream)`;
+    case 'line-too-long':
+      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
+    case 'timeout':
+      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
+    case 'aborted':
+      return 'stopped by the user';
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return describeTransportFailure(end.kind, end.code);
+  }
+}
+
+/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
+export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
 
 /**
  * Backpressure from whoever consumes the events (a slow terminal, `| less`): while `ready()` is
@@ -181,11 +220,11 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private binary = false;
   /** While measuring: the end it makes of the summary, and the bound on its time. */
   private measuredEnd: ((body: BodySummary) => StreamEnd) | undefined;
-  private measureTimer: NodeJS.Timeout | undefined;
+  private measureTimer: TimerId | undefined;
   private decoder: SseDecoder | undefined;
   /** Set only for a compressed body: plain streams (nearly all of a load run) pay nothing for it. */
   private decompressor: Transform | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: TimerId | undefined;
   private finished = false;
   /** undici's resume for a paused body (see `FlowControl`). */
   private resumeBody: (() => void) | undefined;
@@ -213,7 +252,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
-        { ...requestTarget(req.url), method: 'GET', headers, headersTimeout: req.headersTimeoutMs, bodyTimeout: 0 },
+        // The headers timeout is the watchdog's, on the injected clock.
+        { ...requestTarget(req.url), method: 'GET', headers, headersTimeout: 0, bodyTimeout: 0 },
         this,
       );
     } catch (error) {
@@ -224,7 +264,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   onConnect(abort: (reason?: Error) => void): void {
     this.abortRequest = abort;
     // A watchdog or the user may have stopped the stream before undici got this far.
-    if (this.stopReason !== undefined || this.req.signal?.aborted) abort();
+    if (this.stopReason !== undefined || this.finished || this.req.signal?.aborted) abort();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -303,7 +343,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private measure(end: (body: BodySummary) => StreamEnd): void {
     this.body = 'measure';
     this.measuredEnd = end;
-    this.measureTimer = setTimeout(() => this.endMeasure(false), MEASURE_MAX_MS);
+    this.measureTimer = this.clock.schedule(MEASURE_MAX_MS, () => this.endMeasure(false));
   }
 
   private endMeasure(whole: boolean): void {
@@ -356,17 +396,19 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   }
 
   /**
-   * The watchdog's next check: the earliest deadline still pending. The duration cap counts
-   * from the request, silence from the last byte, lingering from the terminal event.
+   * The watchdog's next check: the earliest deadline still pending. The duration cap and the
+   * headers timeout count from the request, silence from the last byte, lingering from the
+   * terminal event.
    */
   private armWatchdog(): void {
-    clearTimeout(this.watchdog);
-    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    this.clock.cancel(this.watchdog);
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs, headersTimeoutMs } = this.req;
     let due = Infinity;
     if (maxDurationMs) due = this.startedAt + maxDurationMs;
+    if (headersTimeoutMs > 0 && this.open === undefined) due = Math.min(due, this.startedAt + headersTimeoutMs);
     if (silenceTimeoutMs > 0 && this.decoder !== undefined) due = Math.min(due, this.lastByteAt + silenceTimeoutMs);
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined) due = Math.min(due, this.terminalEvent.t + closeAfterTerminalMs);
-    if (due !== Infinity) this.watchdog = setTimeout(this.wake, timerMs(Math.max(MIN_WATCHDOG_MS, due - this.clock.now())));
+    if (due !== Infinity) this.watchdog = this.clock.schedule(Math.max(MIN_WATCHDOG_MS, due - this.clock.now()), this.wake);
   }
 
   /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
@@ -374,7 +416,10 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (this.finished) return;
     if (this.req.signal?.aborted) return this.abortRequest?.();
     const now = this.clock.now();
-    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs, headersTimeoutMs } = this.req;
+    if (headersTimeoutMs > 0 && this.open === undefined && now - this.startedAt >= headersTimeoutMs) {
+      return this.drop({ kind: 'timeout', phase: 'headers', code: 'UND_ERR_HEADERS_TIMEOUT' });
+    }
     if (maxDurationMs && now - this.startedAt >= maxDurationMs) return this.stop({ kind: 'max-duration', durationMs: now - this.startedAt });
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined && now - this.terminalEvent.t >= closeAfterTerminalMs) {
       return this.stop({ kind: 'lingered', afterTerminalMs: now - this.terminalEvent.t });
@@ -427,8 +472,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private finish(end: StreamEnd): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.watchdog);
-    clearTimeout(this.measureTimer);
+    this.clock.cancel(this.watchdog);
+    this.clock.cancel(this.measureTimer);
     this.req.signal?.removeEventListener('abort', this.wake);
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });

@@ -5,13 +5,13 @@ import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type FlowControl, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
-import type { GenerationsApi, TokenResult } from './generationsApi.js';
+import type { GenerationsApi, TokenResult, TokenSource } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
 import { StreamProgress } from './streamProgress.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
-  | { readonly kind: 'token'; readonly api: GenerationsApi; readonly generationId: string }
+  | { readonly kind: 'token'; readonly api: TokenSource; readonly generationId: string }
   | { readonly kind: 'url'; readonly url: string };
 
 export interface SessionOptions {
@@ -198,7 +198,7 @@ class StreamSession implements StreamCallbacks {
   }
 
   /** Its own step, so the token response is not held by the session while the stream runs. */
-  private async requestToken(api: GenerationsApi, generationId: string): Promise<TokenStep> {
+  private async requestToken(api: TokenSource, generationId: string): Promise<TokenStep> {
     this.tokenRequests++;
     const result = await api.requestToken(generationId, { signal: this.options.signal });
     this.callbacks.onTokenResult?.(result);

@@ -4,7 +4,6 @@ import { clientLabel, createClientModel, type PolicyDecision } from '../engine/c
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, requestTarget, transportFailureKind, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
-import { isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import type { SseEvent, SseNotice } from '../engine/sseDecoder.js';
 import { runStreamSession, sessionTarget, type SessionCallbacks } from '../engine/streamSession.js';
@@ -93,24 +92,23 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
 
   const directUrl = target.streamUrl ?? (profile.usesTokens ? undefined : api.url('stream'));
   const connections = new ClientConnections(directUrl ?? target.baseUrl, target.connectTimeoutMs, plan.sourceNetwork);
-  const slotOf = (client: number, dispatcher: Dispatcher): ClientSlot => ({ signal: signalOf(client), dispatcher, api: new GenerationsApi(target, dispatcher) });
+  const slotOf = (client: number, dispatcher: Dispatcher): ClientSlot => ({ signal: signalOf(client), dispatcher, api: new GenerationsApi(target, { dispatcher, clock }) });
   let nextIdIndex = 0;
   const nextGenerationId = async ({ api, signal }: ClientSlot, ticket: BudgetTicket): Promise<string | undefined> => {
     if (plan.ids !== undefined) return plan.ids[nextIdIndex++ % plan.ids.length];
     ticket.spend();
     recorder.counters.createRequests++;
     const created = await api.create(profile.fixtures.completingPrompt, signal);
-    if (isHttpFailure(created)) {
-      if (!signal.aborted) recorder.error(`create-${created.failure}`);
+    if ('failure' in created) {
+      if (!signal.aborted) recorder.error(`create-${created.failure.failure}`);
       return undefined;
     }
-    recorder.answer('create', created.status);
-    const id = (created.json as { id?: unknown } | undefined)?.id;
-    if (created.status >= 300 || typeof id !== 'string') {
-      recorder.error(`create-${created.status}`);
+    recorder.answer('create', created.exchange.status);
+    if (!created.ok) {
+      recorder.error(`create-${created.exchange.status}`);
       return undefined;
     }
-    return id;
+    return created.id;
   };
 
   const flowContext: FlowContext = { recorder, clock, runSignal: run.signal, onStreamOpened: options.onStreamOpened };

@@ -1,5 +1,4 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
-import { describeBody } from '../../engine/connection.js';
+import { describeBody, describeEnd } from '../../engine/connection.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import type { SseEvent } from '../../engine/sseDecoder.js';
 import type { CheckContext } from '../context.js';

@@ -1,5 +1,4 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
-import { describeBody } from '../../engine/connection.js';
+import { describeBody, describeEnd } from '../../engine/connection.js';
 import { isConnectedEvent, isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
 import type { Available, CheckContext, ObservedStream } from '../context.js';
 import { proxyInPath, readableStream, seconds, streamEvidence } from '../evidence.js';

@@ -1,4 +1,4 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
+import { describeEnd } from '../../engine/connection.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import { proxyInPath, seconds, streamEvidence } from '../evidence.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from '../../engine/heldBack.js';
