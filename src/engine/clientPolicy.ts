@@ -1,11 +1,13 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
-import { FATAL_TRANSPORT_KINDS, REDIRECTS_NOT_FOLLOWED, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
+import { FATAL_TRANSPORT_KINDS, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
+import { REDIRECTS_NOT_FOLLOWED } from './redirects.js';
 
 /** What happened on one attempt, as a client policy sees it. */
 export type AttemptOutcome =
-  | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined }
+  /** `redirect`: for a 3xx, why it was not followed. */
+  | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined; readonly redirect?: string }
   | { readonly kind: 'token-failed'; readonly failure: TransportFailureKind; readonly code: string }
   | {
       readonly kind: 'stream';
@@ -54,7 +56,7 @@ function unfixable(outcome: AttemptOutcome): string | undefined {
   if (outcome.kind === 'token-failed') return FATAL_TRANSPORT_KINDS.includes(outcome.failure) ? `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}` : undefined;
   if (outcome.kind === 'token-refused') {
     if (outcome.status >= 200 && outcome.status < 300) return `token endpoint answered ${outcome.status} without a usable token`;
-    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${REDIRECTS_NOT_FOLLOWED})`;
+    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${outcome.redirect ?? REDIRECTS_NOT_FOLLOWED})`;
     return undefined;
   }
   const { end } = outcome;

@@ -4,6 +4,7 @@ import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, 
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
 import { systemClock, type Clock, type TimerId } from './clock.js';
 import { parseRetryAfterSeconds } from './delay.js';
+import { REDIRECTS_NOT_FOLLOWED, followRedirect, isRedirect } from './redirects.js';
 import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
 /** How one SSE connection ended. Every kind but `aborted` and `local-limit` is something the target did. */
@@ -15,7 +16,8 @@ export type StreamEnd =
   | { kind: 'abrupt-close'; code: string }
   | { kind: 'silence'; silentMs: number }
   | { kind: 'max-duration'; durationMs: number }
-  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string }
+  /** `redirect`: for a 3xx with a Location, why it was not followed (see `followRedirect`). */
+  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string; redirect?: string }
   /** A Content-Type other than text/event-stream; its body is summed up, never kept. */
   | { kind: 'wrong-content-type'; contentType: string; body: BodySummary }
   /** Sent as text/event-stream, but the body is binary (a NUL byte, or not UTF-8): summed up, never decoded or shown. */
@@ -76,7 +78,7 @@ export function describeEnd(end: StreamEnd): string {
     case 'max-duration':
       return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
     case 'http-error':
-      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
+      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${end.redirect ?? REDIRECTS_NOT_FOLLOWED})`}`;
     case 'wrong-content-type':
       return `wrong content type "${end.contentType || '(none)'}": ${describeBody(end.body)}`;
     case 'binary-body':
@@ -97,9 +99,6 @@ export function describeEnd(end: StreamEnd): string {
       return describeTransportFailure(end.kind, end.code);
   }
 }
-
-/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
-export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
 
 /**
  * Backpressure from whoever consumes the events (a slow terminal, `| less`): while `ready()` is
@@ -146,6 +145,8 @@ export interface StreamRequest {
   /** Decides which events end the stream by the active profile's rules. */
   readonly isTerminal?: (event: SseEvent) => boolean;
   readonly flowControl?: FlowControl;
+  /** `--follow-redirects`: follow 3xx answers (see `followRedirect`); otherwise a 3xx ends the stream. */
+  readonly followRedirects?: boolean;
 }
 
 /** Typed callbacks, eventsource-parser style. The connection never prints. */
@@ -181,8 +182,18 @@ const MEASURE_MAX_MS = 2000;
  * Opens one SSE stream with undici and follows it to its end, classifying how it ended.
  * Errors of the target become a `StreamEnd`, never an exception.
  */
-export function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
-  return new Promise((resolve) => new StreamReader(req, callbacks, resolve).start());
+export async function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
+  const visited = [req.url];
+  let current = req;
+  for (;;) {
+    const result = await new Promise<StreamResult>((resolve) => new StreamReader(current, callbacks, resolve).start());
+    const { end } = result;
+    if (end.kind !== 'http-error' || !isRedirect(end.status) || end.location === undefined) return result;
+    const hop = req.followRedirects === true ? followRedirect({ url: current.url, method: 'GET', headers: current.headers ?? {}, hasBody: false }, end.status, end.location, visited) : { stop: REDIRECTS_NOT_FOLLOWED };
+    if ('stop' in hop) return { ...result, end: { ...end, redirect: hop.stop } };
+    visited.push(hop.next.url);
+    current = { ...current, url: hop.next.url, headers: hop.next.headers };
+  }
 }
 
 /** The watchdog never sleeps less than this between checks, even when a deadline is overdue by the clock. */

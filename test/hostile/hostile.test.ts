@@ -67,7 +67,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
   },
   'redirect-loop': {
     token: { code: 1, says: /redirects to \/api\/generations\/generate\/g1\/stream-token/ },
-    tail: { code: 1, says: /302, a redirect \(sse-doctor does not follow redirects/ },
+    tail: { code: 1, says: /302, a redirect \(sse-doctor follows redirects only with --follow-redirects/ },
     check: { code: 1, says: /answered 302 redirects to/ },
     replay: { code: 2, says: /answered 302 redirects to/ },
     load: { code: 1, says: /create request answered HTTP 302/ },
@@ -244,6 +244,24 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
       await server.close();
     }
   }, TEST_TIMEOUT_MS);
+
+  for (const command of ['token', 'tail', 'check', 'load'] as const) {
+    it(`redirect-loop × ${command} --follow-redirects: the loop is bounded, one finding, exit 1`, async () => {
+      const server = await startHostile('redirect-loop');
+      const dir = mkdtempSync(join(tmpdir(), `sse-doctor-hostile-follow-${command}-`));
+      try {
+        const run = await probe([...argsFor(command, server, dir), '--follow-redirects'], { hardLimitMs: HARD_LIMIT_MS });
+        measured.push({ probe: 'redirect-loop (--follow-redirects)', command, run });
+        expect(run.killed).toBe(false);
+        expect(run.code, run.stderr).toBe(1);
+        expect(allOutput(run, dir)).toMatch(command === 'load' ? /create request answered HTTP 302/ : /a redirect loop: http:\/\/127\.0\.0\.1:\d+\/api\/\S+ -> http/);
+        expect(run.peakMiB).toBeLessThan(MEMORY_LIMIT_MIB);
+        assertClean(allOutput(run, dir));
+      } finally {
+        await server.close();
+      }
+    }, TEST_TIMEOUT_MS);
+  }
 
   it('flood × tail, slow reader: memory stays bounded (backpressure)', async () => {
     const server = await startHostile('flood');
