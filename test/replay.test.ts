@@ -64,15 +64,23 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
     await Promise.all([...backends.values()].map(async (backend) => (await backend).close()));
   });
 
-  function backendWith(faults: readonly FaultName[]): Promise<Backend> {
-    const key = faults.join(',');
-    if (!backends.has(key)) backends.set(key, start({ faults, timings: timingsAtPace(TIMINGS, pace) }));
+  function backendWith(faults: readonly FaultName[], timings: typeof TIMINGS): Promise<Backend> {
+    const key = JSON.stringify([faults, timings]);
+    if (!backends.has(key)) backends.set(key, start({ faults, timings: timingsAtPace(timings, pace) }));
     return backends.get(key)!;
   }
 
-  /** Runs scenarios against the backend with `faults`, each with its default clients (or `settings.clients`), concurrently. */
-  async function replayAgainst(faults: readonly FaultName[], names: readonly string[], overrides: Partial<ReplaySettings> = {}): Promise<ReplayReport[]> {
-    const target = targetFor((await backendWith(faults)).baseUrl, profile);
+  /**
+   * Runs scenarios against the backend with `faults` (and `TIMINGS`, or `timings`), each with its
+   * default clients (or `overrides.clients`), concurrently, judged by the profile at the backend's pace (or `judgedBy`).
+   */
+  async function replayAgainst(
+    faults: readonly FaultName[],
+    names: readonly string[],
+    overrides: Partial<ReplaySettings> = {},
+    { timings = {}, judgedBy = profile }: { timings?: Partial<typeof TIMINGS>; judgedBy?: Profile } = {},
+  ): Promise<ReplayReport[]> {
+    const target = targetFor((await backendWith(faults, { ...TIMINGS, ...timings })).baseUrl, judgedBy);
     const runs = await Promise.all(names.map(async (name) => replayScenario(await loadScenario(name), target, { ...settings, ...overrides })));
     return runs.flat();
   }
@@ -127,6 +135,12 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
       expect(millis(fixed?.details['shortest reconnect wait'])).toBeGreaterThanOrEqual(profile.client.retryDelaysSeconds[0]! * 1000);
     });
 
+    it('linger fails failed-generation: the stream stays open after the failed event', async () => {
+      const [robust] = await replayAgainst(['linger'], ['failed-generation'], { clients: ['robust'] });
+      expect(missed(robust)).toEqual(['stream ends at once']);
+      expect(robust?.expectations.find((item) => item.name === 'stream ends at once')?.observed).toMatch(/^still open \d+ ms after the terminal event/);
+    });
+
     it('no-rate-limit fails rate-limit-spam with a 429 rate of 0', async () => {
       const reports = await replayAgainst(['no-rate-limit'], ['rate-limit-spam']);
       expect(verdicts(reports)).toEqual(['rate-limit-spam/robust: fail', 'rate-limit-spam/naive: fail']);
@@ -148,6 +162,17 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
       expect(robust?.expectations.find((item) => item.name === 'client recovers')?.met).toBe(true);
       expect(naive?.verdict).toBe('fail');
       expect(missed(naive)).toEqual(['heartbeat fills the silence']);
+    });
+
+    it('a heartbeat sent once the interval has passed, as seed 001 says ("every 5 seconds"), keeps silent-stall green', async () => {
+      // A timer of the interval itself is always a little late; the watchdog waits three intervals, as the contract's 15 s does 5 s.
+      const intervalMs = 1000;
+      const judgedBy: Profile = { ...profile, limits: { ...profile.limits, heartbeatSeconds: (intervalMs / 1000) * pace }, client: { ...profile.client, silenceSeconds: (3 * intervalMs * pace) / 1000 } };
+      const reports = await replayAgainst([], ['silent-stall'], {}, { timings: { heartbeatMs: intervalMs }, judgedBy });
+      expect(verdicts(reports)).toEqual(['silent-stall/robust: pass', 'silent-stall/naive: pass']);
+      // Heartbeats, not events, filled the thinking silence, close to the interval: FastAPI's once it
+      // has passed (the late timer the grace is for), serve's at its last tick before it runs out.
+      for (const report of reports) expect(millis(report.details['longest silence'])).toBeGreaterThan(0.7 * intervalMs * pace);
     });
 
     it('network-cutoff with a reset in the silence: the robust client resumes with Last-Event-ID and gets every id once', async () => {

@@ -131,7 +131,7 @@ function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number, profile:
 }
 
 /** Generous: every rule bounds its own waits; this only keeps a bug from hanging the run. */
-function ruleTimeoutMs(target: TargetOptions): number {
+export function ruleTimeoutMs(target: TargetOptions): number {
   const { limits } = target.profile;
   return (limits.generationTimeoutSeconds + limits.streamMaxSeconds + limits.tokenExpiresSeconds + limits.tokenRateWindowSeconds * 1.1 + 10) * 1000;
 }
