@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEnd, openStream } from '../src/engine/connection.js';
 import { isHttpFailure, sendJson, type HttpExchange, type JsonRequest } from '../src/engine/http.js';
@@ -26,34 +26,29 @@ let elsewhere: MisbehavingServer;
 
 const record = (path: string, method: string, headers: IncomingHttpHeaders, body: string) => seen.push({ path, method, headers, body });
 const json = (body: unknown) => JSON.stringify(body);
+/** Where a request lands: recorded with its headers and body, answered with `answer`. */
+const landing = (name: string, answer: unknown) => (req: IncomingMessage, res: ServerResponse) => {
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+  req.on('end', () => {
+    record(name, req.method ?? '', req.headers, body);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(json(answer));
+  });
+};
 const terminalEvent = `data: ${json({ status: 'completed', stage: 'complete' })}\n\n`;
 
 beforeAll(async () => {
   elsewhere = await startMisbehavingServer({
-    '/landing': (req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        record('elsewhere/landing', req.method ?? '', req.headers, body);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(json({ landed: true }));
-      });
-    },
+    '/landing': landing('elsewhere/landing', { landed: true }),
     '/events': (req, res) => {
       record('elsewhere/events', req.method ?? '', req.headers, '');
       res.writeHead(200, sseHeaders).end(terminalEvent);
     },
   });
-  const to = (location: () => string, status = 302) => (_req: unknown, res: import('node:http').ServerResponse) => res.writeHead(status, { location: location() }).end();
+  const to = (location: () => string, status = 302) => (_req: unknown, res: ServerResponse) => res.writeHead(status, { location: location() }).end();
   home = await startMisbehavingServer({
     '/same': to(() => '/same-target', 307),
-    '/same-target': (req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        record('home/same-target', req.method ?? '', req.headers, body);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(json({ same: true }));
-      });
-    },
+    '/same-target': landing('home/same-target', { same: true }),
     '/cross': to(() => elsewhere.url('/landing')),
     '/stream-cross': to(() => elsewhere.url('/events')),
     '/loop-a': to(() => '/loop-b'),
