@@ -165,6 +165,13 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
       expect(missed(naive)).toEqual(['heartbeat fills the silence']);
     });
 
+    it('no-heartbeat, judged by an interval longer than any silence: passes, and says the heartbeat was never needed', async () => {
+      const judgedBy: Profile = { ...profile, limits: { ...profile.limits, heartbeatSeconds: 10 * pace } };
+      const [naive] = await replayAgainst(['no-heartbeat'], ['silent-stall'], { clients: ['naive'] }, { judgedBy });
+      expect(naive?.verdict).toBe('pass');
+      expect(naive?.expectations[0]?.observed).toMatch(/\(0 heartbeats\): no silence reached \d+ s, so none was needed/);
+    });
+
     it('a heartbeat sent once the interval has passed, as seed 001 says ("every 5 seconds"), keeps silent-stall green', async () => {
       // A timer of the interval itself is always a little late; the watchdog waits three intervals, as the contract's 15 s does 5 s.
       const intervalMs = 1000;
