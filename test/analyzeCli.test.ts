@@ -52,4 +52,23 @@ describe('analyze and --client-model on the command line', () => {
     expect(model.decide({ kind: 'token-refused', status: 429, retryAfterSeconds: 60 })).toMatchObject({ action: 'retry', delayMs: 0 });
     expect(model.decide({ ...closed, sawTerminal: true })).toMatchObject({ action: 'stop' });
   });
+
+  it('a measured client makes up attempts that ran late, and starts a new schedule after one that ran long', () => {
+    let now = 0;
+    const model = new MeasuredClient(spec, () => now);
+    const limited = { kind: 'token-refused', status: 429, retryAfterSeconds: undefined } as const;
+    // Scheduled for 5 ms, then every 50 ms: 55, 105, 155.
+    expect(model.decide(limited)).toMatchObject({ delayMs: 5 });
+    now = 130; // a stall: the attempt due at 55 ended at 130
+    expect(model.decide(limited)).toMatchObject({ delayMs: 0 });
+    now = 140;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 0 });
+    now = 145;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 10 });
+    // More than a second behind (a stream that ran): the recorded delay, and a schedule from now.
+    now = 1300;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 5 });
+    now = 1320;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 35 });
+  });
 });

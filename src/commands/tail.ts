@@ -1,4 +1,3 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { createClientModel } from '../engine/clientPolicy.js';
@@ -7,14 +6,13 @@ import { GenerationsApi, answerError, whyRefused } from '../engine/generationsAp
 import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
 import { heldBackLimitMs } from '../engine/heldBack.js';
-import { StreamObserver, type Observation } from '../engine/streamObserver.js';
+import { StreamObserver, describeObservation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
 import type { SseNotice } from '../engine/sseDecoder.js';
 import type { TailItem } from '../reporters/tailItems.js';
-import { tailJsonLine } from '../reporters/tailJson.js';
-import { tailPrettyLine } from '../reporters/tailPretty.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface TailOptions {
   readonly target: TargetOptions;
@@ -42,10 +40,10 @@ export async function tail(
   const { profile } = target;
   const startedAt = clock.now();
   const since = (t: number) => t - startedAt;
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const line = reporterFor('tail-item', options.json ? 'json' : 'pretty', options);
   const emit = (item: TailItem) => {
-    const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
-    if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+    const text = line(item);
+    if (text !== '') io.stdout.write(text);
   };
   const dispatcher = createDispatcher(target);
   try {
@@ -192,23 +190,6 @@ async function resolveSource(
   const created = await api.create(prompt, signal);
   if (!created.ok) throw answerError(created, 'create', api.url('create'), 'pass an existing id: sse-doctor tail <id>');
   return { source: { kind: 'token', api, generationId: created.id }, generationId: created.id };
-}
-
-function describeObservation(observation: Observation): string {
-  switch (observation.kind) {
-    case 'silence':
-      return `silence of ${(observation.gapMs / 1000).toFixed(1)} s, longer than the heartbeat interval (${observation.limitMs / 1000} s)`;
-    case 'progress-backwards':
-      return `progress went backwards: ${observation.from} -> ${observation.to}${observation.id ? ` at id ${observation.id}` : ''}`;
-    case 'duplicate-id':
-      return `event id ${observation.id} seen twice (the resume replayed it: Last-Event-ID ignored?)`;
-    case 'held-back':
-      return `events reached us up to ${(observation.delayMs / 1000).toFixed(1)} s after they were made${observation.burst > 1 ? `, ${observation.burst} in one burst` : ''}${observation.headersMs > observation.limitMs ? `, the headers held back with them (${(observation.headersMs / 1000).toFixed(1)} s)` : ''}: something in the path buffers the stream (proxy_buffering off, no compression on the stream route)`;
-    case 'idle-timeout': {
-      const timeoutMs = Math.min(...observation.silencesMs);
-      return `cut after ${observation.silencesMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' and again after ')} of silence: an idle timeout of about ${(timeoutMs / 1000).toFixed(1)} s somewhere in the path; send a heartbeat at least every ${(timeoutMs / 2000).toFixed(1)} s or raise the proxy's idle timeout (nginx proxy_read_timeout)`;
-    }
-  }
 }
 
 function describeNotice(notice: Exclude<SseNotice, { kind: 'comment' }>): string {

@@ -1,11 +1,11 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES } from '../errors.js';
 import { GenerationsApi, answerError, whyRefused } from '../engine/generationsApi.js';
 import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
-import { tokenJson, tokenPretty, type TokenReport } from '../reporters/token.js';
+import { reporterFor } from '../reporters/registry.js';
+import type { TokenReport } from '../reporters/token.js';
 
 export interface TokenOptions {
   readonly target: TargetOptions;
@@ -38,7 +38,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       meaning: diagnosis.meaning,
       next: diagnosis.next,
     };
-    io.stdout.write(options.json ? tokenJson(report) : tokenPretty(report, new Chalk({ level: options.color ? 1 : 0 })));
+    io.stdout.write(reporterFor('token', options.json ? 'json' : 'pretty', options)(report));
     return result.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();

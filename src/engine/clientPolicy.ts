@@ -232,11 +232,14 @@ export function endKindOf(outcome: AttemptOutcome): EndKind {
   }
 }
 
+/** Behind its schedule by this much (a stream that ran, a long stall), a measured client starts a new schedule. */
+const MAX_PACING_DEBT_MS = 1000;
+
 /**
  * A client measured from evidence (a HAR, an access log): after each kind of end it stops or
  * retries as the recorded one did. Where the evidence gave start-to-start intervals it paces
- * attempts by them, so the recorded request rate survives this machine's different latencies.
- * An end kind never seen behaves like a stream that closed without a terminal event.
+ * attempts by them on a schedule, so the recorded request rate survives this machine's different
+ * latencies. An end kind never seen behaves like a stream that closed without a terminal event.
  */
 export class MeasuredClient implements ClientModel {
   readonly name = 'measured';
@@ -259,9 +262,12 @@ export class MeasuredClient implements ClientModel {
     const { maxRetries } = this.spec;
     if (maxRetries !== undefined && this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries, as measured`, true);
     const now = this.now();
-    const delayMs =
-      measured.intervalMs !== undefined && this.nextAttemptAt !== undefined ? Math.max(0, measured.intervalMs - (now - this.nextAttemptAt)) : measured.delayMs;
-    this.nextAttemptAt = now + delayMs;
+    let delayMs = measured.delayMs;
+    if (measured.intervalMs !== undefined && this.nextAttemptAt !== undefined && now - this.nextAttemptAt < MAX_PACING_DEBT_MS) {
+      // On a schedule: an attempt that ran late (a slow start, a stall) is made up by the next ones going at once.
+      this.nextAttemptAt += measured.intervalMs;
+      delayMs = Math.max(0, this.nextAttemptAt - now);
+    } else this.nextAttemptAt = now + delayMs;
     return { action: 'retry', delayMs, reason: `after ${kind}, as measured`, retry: this.retriesInRow, freshToken: this.spec.refreshesToken, resume: this.spec.resumes };
   }
 }
