@@ -42,7 +42,7 @@ describe('analyze and --client-model on the command line', () => {
 
   it('a measured client retries as recorded, paced start to start, and stops where the recorded one stopped', () => {
     let now = 0;
-    const model = new MeasuredClient(spec, () => now);
+    const model = new MeasuredClient(spec, { now: () => now });
     const closed = { kind: 'stream', end: { kind: 'clean-no-terminal' }, sawTerminal: false, newEvents: 0, serverRetryMs: undefined } as const;
     expect(model.decide(closed)).toMatchObject({ action: 'retry', delayMs: 10, freshToken: true, resume: false });
     // The next attempt started at 10 ms; it ends at 150 ms: 200 ms start to start leaves 60 ms.
