@@ -55,7 +55,7 @@ describe('analyze and --client-model on the command line', () => {
 
   it('a measured client makes up attempts that ran late, and starts a new schedule after one that ran long', () => {
     let now = 0;
-    const model = new MeasuredClient(spec, () => now);
+    const model = new MeasuredClient(spec, { now: () => now });
     const limited = { kind: 'token-refused', status: 429, retryAfterSeconds: undefined } as const;
     // Scheduled for 5 ms, then every 50 ms: 55, 105, 155.
     expect(model.decide(limited)).toMatchObject({ delayMs: 5 });
