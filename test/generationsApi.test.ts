@@ -85,9 +85,12 @@ describe('create: one typed answer', () => {
     expect(error.exitCode).toBe(3);
   });
 
-  it('tail maps a refused create to one line and exit 2', async () => {
+  it.each([
+    ['tail', []],
+    ['replay', ['failed-generation', '--client', 'robust']],
+  ])('%s maps a refused create to one line and exit 2', async (command, args) => {
     createAnswer = { status: 403, body: '{"detail": "Forbidden"}' };
-    const run = await runCli(['tail', '--base-url', odd.url('/api'), '--auth', 'alice']);
+    const run = await runCli([command, ...args, '--base-url', odd.url('/api'), '--auth', 'alice']);
     expect(run.code).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain('the create endpoint answered 403 Forbidden');
