@@ -15,23 +15,24 @@ import { BACKENDS, type Backend } from './helpers/realTargets.js';
 
 /**
  * Test timings at pace 1 (see `BACKENDS`): every phase long against a busy machine's latency. A
- * generation of 3 s thinks in silence from 5% to 70%: the client connects well inside that
+ * generation of 5 s thinks in silence from 5% to 70%: the client connects well inside that
  * silence, a cut stream is resumed long before the end, and a silence watchdog of 1 s fires in
- * it. The rate window holds a whole spam, and --slow waits it out.
+ * it. A whole spam or storm stays inside one rate window however slowly the backend answers;
+ * --slow gets a short window of its own to wait out.
  */
-const TIMINGS = { generationMs: 3000, heartbeatMs: 100, streamMaxMs: 10_000, tokenTtlMs: 10_000, rateWindowMs: 4000, rateLimit: 10 };
+const TIMINGS = { generationMs: 5000, heartbeatMs: 100, streamMaxMs: 15_000, tokenTtlMs: 15_000, rateWindowMs: 60_000, rateLimit: 10 };
 const generations = BUILTIN_PROFILES.generations;
 const LIMITS: ProfileLimits = {
   ...generations.limits,
   heartbeatSeconds: 0.5,
   firstEventSeconds: 1,
   closeAfterTerminalSeconds: 0.5,
-  streamMaxSeconds: 10,
-  tokenRateWindowSeconds: 4,
-  generationTimeoutSeconds: 10,
+  streamMaxSeconds: 15,
+  tokenRateWindowSeconds: 60,
+  generationTimeoutSeconds: 15,
 };
 const CLIENT: ProfileClient = { ...generations.client, retryDelaysSeconds: [0.05, 0.1, 0.2, 0.4, 0.8], silenceSeconds: 1, rateLimitFallbackSeconds: 1 };
-const SETTINGS: ReplaySettings = { ...DEFAULT_REPLAY_SETTINGS, ratePerSecond: 100, maxDurationMs: 10_000 };
+const SETTINGS: ReplaySettings = { ...DEFAULT_REPLAY_SETTINGS, ratePerSecond: 100, maxDurationMs: 15_000 };
 
 /** The profile and settings for a backend run at `pace`: every duration of the server, the contract and the client policy times `pace`, counts unchanged. */
 function atPace(pace: number): { profile: Profile; settings: ReplaySettings } {
@@ -164,6 +165,13 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
       expect(missed(naive)).toEqual(['heartbeat fills the silence']);
     });
 
+    it('no-heartbeat, judged by an interval longer than any silence: passes, and says the heartbeat was never needed', async () => {
+      const judgedBy: Profile = { ...profile, limits: { ...profile.limits, heartbeatSeconds: 10 * pace } };
+      const [naive] = await replayAgainst(['no-heartbeat'], ['silent-stall'], { clients: ['naive'] }, { judgedBy });
+      expect(naive?.verdict).toBe('pass');
+      expect(naive?.expectations[0]?.observed).toMatch(/\(0 heartbeats\): no silence reached \d+ s, so none was needed/);
+    });
+
     it('a heartbeat sent once the interval has passed, as seed 001 says ("every 5 seconds"), keeps silent-stall green', async () => {
       // A timer of the interval itself is always a little late; the watchdog waits three intervals, as the contract's 15 s does 5 s.
       const intervalMs = 1000;
@@ -185,7 +193,9 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
     });
 
     it('rate-limit-spam --slow: after the window, requests are accepted again', async () => {
-      const reports = await replayAgainst([], ['rate-limit-spam'], { clients: ['robust'], slow: true, requests: 12 });
+      const windowMs = 4000;
+      const judgedBy: Profile = { ...profile, limits: { ...profile.limits, tokenRateWindowSeconds: (windowMs / 1000) * pace } };
+      const reports = await replayAgainst([], ['rate-limit-spam'], { clients: ['robust'], slow: true, requests: 12 }, { timings: { rateWindowMs: windowMs }, judgedBy });
       expect(reports[0]?.verdict).toBe('pass');
       expect(reports[0]?.expectations.map((item) => item.name)).toContain('accepted again after the window');
     });

@@ -1,5 +1,6 @@
 import type { ProfileClient } from './target.js';
 import { cachedPer } from './cachedPer.js';
+import { systemClock, type Clock } from './clock.js';
 import { FATAL_TRANSPORT_KINDS, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
 import { REDIRECTS_NOT_FOLLOWED } from './redirects.js';
@@ -252,7 +253,8 @@ export class MeasuredClient implements ClientModel {
 
   constructor(
     private readonly spec: MeasuredClientSpec,
-    private readonly now: () => number = () => performance.now(),
+    /** The session's clock: pacing is measured on the same scale as the waits it asks for. */
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   decide(outcome: AttemptOutcome): PolicyDecision {
@@ -264,7 +266,7 @@ export class MeasuredClient implements ClientModel {
     this.retriesInRow++;
     const { maxRetries } = this.spec;
     if (maxRetries !== undefined && this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries, as measured`, true);
-    const now = this.now();
+    const now = this.clock.now();
     let delayMs = measured.delayMs;
     if (measured.intervalMs !== undefined && this.nextAttemptAt !== undefined && now - this.nextAttemptAt < MAX_PACING_DEBT_MS) {
       // On a schedule: an attempt that ran late (a slow start, a stall) is made up by the next ones going at once.
@@ -283,9 +285,9 @@ export function clientLabel(choice: ClientChoice): string {
   return typeof choice === 'string' ? choice : `measured (${choice.source})`;
 }
 
-export function createClientModel(name: ClientChoice, config: ProfileClient, random?: () => number): ClientModel {
-  if (typeof name === 'object') return new MeasuredClient(name);
+export function createClientModel(name: ClientChoice, config: ProfileClient, clock?: Pick<Clock, 'now'>): ClientModel {
+  if (typeof name === 'object') return new MeasuredClient(name, clock);
   if (name === 'naive') return new NaiveClient();
   if (name === 'eventsource') return new EventSourceClient();
-  return new RobustClient(config, random);
+  return new RobustClient(config);
 }
