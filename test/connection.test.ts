@@ -34,6 +34,22 @@ beforeAll(async () => {
     '/500': (_req, res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"detail":"boom"}'),
     '/429': (_req, res) => res.writeHead(429, { 'retry-after': '7' }).end('{"detail":"slow down"}'),
     '/trickle': (_req, res) => writeChunks(res, [...'data: {"status":"completed"}\n\n'], 2),
+    '/binary-sse': (_req, res) => {
+      res.writeHead(200, sseHeaders);
+      const block = Buffer.from(Array.from({ length: 1024 }, (_, index) => (index * 197 + 3) % 256));
+      for (let sent = 0; sent < 300; sent++) res.write(block);
+      res.end();
+    },
+    // A two-byte character cut between the first two chunks: text, however it is split.
+    '/split-utf8': (_req, res) => {
+      res.writeHead(200, sseHeaders);
+      res.write(Buffer.from([...Buffer.from('data: caf'), 0xc3]));
+      setTimeout(() => res.end(Buffer.from([0xa9, ...Buffer.from('\n\n')])), 20);
+    },
+    '/octet-forever': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(Buffer.alloc(1024))), 20);
+    },
     '/no-headers': () => undefined,
     '/held': (_req, res) => {
       res.writeHead(200, sseHeaders);
@@ -81,7 +97,30 @@ describe('openStream classifies how a stream ended', () => {
   });
 
   it('a wrong content type', async () => {
-    expect((await openStream(request('/garbage'))).end).toEqual({ kind: 'wrong-content-type', contentType: 'text/html' });
+    const { end } = await openStream(request('/garbage'));
+    expect(end).toEqual({ kind: 'wrong-content-type', contentType: 'text/html', body: { bytes: 17, binary: false, whole: true } });
+    expect(describeEnd(end)).toBe('wrong content type "text/html": the body is not text/event-stream: 17 bytes of text');
+  });
+
+  it('a binary body sent as text/event-stream: summed up, never decoded', async () => {
+    const events: SseEvent[] = [];
+    const result = await openStream(request('/binary-sse'), { onEvent: (event) => events.push(event), onNotice: () => events.push({} as SseEvent) });
+    expect(result.end).toEqual({ kind: 'binary-body', body: { bytes: 300 * 1024, binary: true, whole: true } });
+    expect(describeEnd(result.end)).toBe('the body is not text/event-stream: 300.0 KiB of binary (sent as text/event-stream)');
+    expect(events).toEqual([]);
+  });
+
+  it('a character split across chunks is text, not binary', async () => {
+    const events: SseEvent[] = [];
+    const result = await openStream(request('/split-utf8'), { onEvent: (event) => events.push(event) });
+    expect(result.end.kind).toBe('clean-no-terminal');
+    expect(events.map((event) => event.data)).toEqual(['café']);
+  });
+
+  it('a body that is not an event stream and never ends is measured up to a bound, then let go', async () => {
+    const { end } = await openStream(request('/octet-forever'));
+    expect(end).toMatchObject({ kind: 'wrong-content-type', body: { binary: true, whole: false } });
+    expect(describeEnd(end)).toMatch(/^wrong content type "application\/octet-stream": the body is not text\/event-stream: at least [\d.]+ KiB of binary$/);
   });
 
   it('an HTTP error with a body excerpt and Retry-After', async () => {

@@ -28,9 +28,10 @@ describe('judge on the command line', { timeout: 60_000 }, () => {
     expect(run.stdout).toContain('NOT RUN');
   });
 
-  it('Ctrl-C while waiting for a client: exit 130, JSON "interrupted": true and not ok, a JUnit error', async () => {
-    const junit = join(mkdtempSync(join(tmpdir(), 'sse-doctor-judge-')), 'judge.xml');
-    const { child, exited } = startCli(['judge', '--case', 'completed', '--timeout', '60s', '--json', '--junit', junit]);
+  it('Ctrl-C while waiting for a client: exit 130, JSON "interrupted": true and not ok, a JUnit error, the HTML says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sse-doctor-judge-'));
+    const [junit, html] = [join(dir, 'judge.xml'), join(dir, 'judge.html')];
+    const { child, exited } = startCli(['judge', '--case', 'completed', '--timeout', '60s', '--json', '--junit', junit, '--html', html]);
     // Once it waits for a client, its Ctrl-C handler is in place.
     await new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('point your client at') && resolve()));
     child.kill('SIGINT');
@@ -39,5 +40,6 @@ describe('judge on the command line', { timeout: 60_000 }, () => {
     expect(run.stderr).toContain('judge: interrupted; the report covers what ran');
     expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, interrupted: true });
     expect(readFileSync(junit, 'utf8')).toContain('<error message="interrupted (Ctrl-C)');
+    expect(readFileSync(html, 'utf8')).toContain('interrupted (Ctrl-C): the report covers only what ran');
   });
 });

@@ -37,6 +37,7 @@ async function tailAgainstBackend(start: StartBackend, pace: number, faults: Fau
     headersTimeoutMs: 2000,
     maxLineBytes: 65_536,
     insecure: false,
+    followRedirects: false,
   };
   let out = '';
   const stdout = new Writable({

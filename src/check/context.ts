@@ -110,6 +110,7 @@ export class CheckContext {
       maxLineBytes: settings.target.maxLineBytes,
       headersTimeoutMs: settings.target.headersTimeoutMs,
       isTerminal: terminalEventTest(settings.target.profile),
+      followRedirects: settings.target.followRedirects,
     };
   }
 

@@ -21,7 +21,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
     const api = new GenerationsApi(options.target, { dispatcher, secrets: io.secrets });
     const result = await api.requestToken(options.generationId);
     // The answer is this command's subject: a refusal is its report (exit 1), only no answer is an error.
-    if ('failure' in result) throw answerError(result, 'token', api.url('token', options.generationId), 'is the base URL right?');
+    if ('failure' in result) throw answerError(result, 'token', api.url('token', options.generationId), 'check --base-url and the generation id');
     const { exchange } = result;
     const detail = result.ok ? '' : whyRefused(result);
     const diagnosis = diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds, result.ok);

@@ -138,7 +138,7 @@ export class GenerationsApi implements TokenSource {
 
   private send(method: 'GET' | 'POST', url: string, headers: Record<string, string>, signal: AbortSignal | undefined, body?: unknown): Promise<HttpExchange | HttpFailure> {
     const { dispatcher, clock } = this.dependencies;
-    return sendJson({ method, url, headers, body, dispatcher, clock, headersTimeoutMs: this.target.headersTimeoutMs, signal });
+    return sendJson({ method, url, headers, body, dispatcher, clock, headersTimeoutMs: this.target.headersTimeoutMs, signal, followRedirects: this.target.followRedirects });
   }
 
   /**
@@ -239,7 +239,7 @@ export function answerError(result: ApiFailure, endpoint: 'create' | 'status' | 
 /** FastAPI's `detail` as one line: a string as is, a validation list as its messages. */
 export function detailOf(exchange: HttpExchange): string {
   const { location } = exchange.headers;
-  if (exchange.status >= 300 && exchange.status < 400 && location !== undefined) return `redirects to ${location}`;
+  if (exchange.status >= 300 && exchange.status < 400 && location !== undefined) return `redirects to ${location}${exchange.redirect === undefined ? '' : ` (${exchange.redirect})`}`;
   const detail = (exchange.json as { detail?: unknown } | undefined)?.detail;
   if (typeof detail === 'string') return detail;
   if (Array.isArray(detail)) {

@@ -3,6 +3,7 @@ import { Agent, errors, getGlobalDispatcher, util, type Dispatcher } from 'undic
 import { systemClock, type Clock, type TimerId } from './clock.js';
 import { errorCode, flattenHeaders, requestTarget, transportFailureKind, type TransportFailureKind } from './connection.js';
 import { parseRetryAfterSeconds } from './delay.js';
+import { REDIRECTS_NOT_FOLLOWED, followRedirect, isRedirect } from './redirects.js';
 
 /** One agent per run: it carries the connect timeout (and, with `--insecure`, no certificate check) every request and stream shares. */
 export function createDispatcher(target: Pick<TargetOptions, 'connectTimeoutMs' | 'insecure'>): Dispatcher {
@@ -17,6 +18,8 @@ export interface HttpExchange {
   readonly json: unknown;
   readonly latencyMs: number;
   readonly retryAfterSeconds: number | undefined;
+  /** A 3xx with a Location that was not followed: why (see `followRedirect`). */
+  readonly redirect?: string;
 }
 
 /** The target could not be reached at all: a value, so callers decide what it means for them. */
@@ -39,6 +42,8 @@ export interface JsonRequest {
   readonly signal?: AbortSignal;
   /** The clock the timeout and the latency are measured on. */
   readonly clock?: Clock;
+  /** `--follow-redirects`: follow 3xx answers (see `followRedirect`); otherwise a 3xx is the answer. */
+  readonly followRedirects?: boolean;
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -47,8 +52,19 @@ const MAX_BODY_BYTES = 64 * 1024;
  * One JSON request and its answer, or the failure to get one; never throws. The body is read up
  * to 64 KiB; past that, what was read is the answer.
  */
-export function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFailure> {
-  return new Promise((resolve) => new JsonExchange(req, resolve).start());
+export async function sendJson(req: JsonRequest): Promise<HttpExchange | HttpFailure> {
+  const visited = [req.url];
+  let current = req;
+  for (;;) {
+    const result = await new Promise<HttpExchange | HttpFailure>((resolve) => new JsonExchange(current, resolve).start());
+    if (isHttpFailure(result) || !isRedirect(result.status) || result.headers.location === undefined) return result;
+    if (req.followRedirects !== true) return { ...result, redirect: REDIRECTS_NOT_FOLLOWED };
+    const hop = followRedirect({ ...current, hasBody: current.body !== undefined }, result.status, result.headers.location, visited);
+    if ('stop' in hop) return { ...result, redirect: hop.stop };
+    const { url, method, headers, hasBody } = hop.next;
+    visited.push(url);
+    current = { ...current, url, method, headers, body: hasBody ? current.body : undefined };
+  }
 }
 
 /**

@@ -22,6 +22,8 @@ export interface SessionOptions {
   readonly streamHeaders: Readonly<Record<string, string>>;
   readonly maxLineBytes: number;
   readonly headersTimeoutMs: number;
+  /** `--follow-redirects` (see `followRedirect`). */
+  readonly followRedirects?: boolean;
   readonly dispatcher?: Dispatcher;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
@@ -77,7 +79,7 @@ export function sessionTarget(
   target: TargetOptions,
   api: GenerationsApi,
   source: StreamSource,
-): Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs'> {
+): Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs' | 'followRedirects'> {
   return {
     source,
     profile: target.profile,
@@ -85,6 +87,7 @@ export function sessionTarget(
     streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
     maxLineBytes: target.maxLineBytes,
     headersTimeoutMs: target.headersTimeoutMs,
+    followRedirects: target.followRedirects,
   };
 }
 
@@ -216,7 +219,8 @@ class StreamSession implements StreamCallbacks {
       this.streamUrl = result.token.streamUrl;
       return { url: result.token.streamUrl };
     }
-    return { outcome: { kind: 'token-refused', status: result.exchange.status, retryAfterSeconds: result.exchange.retryAfterSeconds } };
+    const { status, retryAfterSeconds, redirect } = result.exchange;
+    return { outcome: { kind: 'token-refused', status, retryAfterSeconds, redirect } };
   }
 
   /** The next connection: announced to the callbacks (`onConnecting`), and its request. */
@@ -241,6 +245,7 @@ class StreamSession implements StreamCallbacks {
       clock: this.clock,
       isTerminal: this.isTerminal,
       flowControl: options.flowControl,
+      followRedirects: options.followRedirects,
     };
   }
 

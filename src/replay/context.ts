@@ -30,7 +30,7 @@ export function createScenarioContext(
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 
-  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client);
+  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client, clock);
 
   const context: ScenarioContext = {
     target,
