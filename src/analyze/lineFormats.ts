@@ -1,4 +1,4 @@
-import { accessRecord, type AccessRecord, type LogFormat } from './record.js';
+import { accessRecord, holdsAt, type AccessRecord, type LogFormat } from './record.js';
 
 /** Reads one line: emits the records it shows and says whether the line was readable at all. */
 export interface LineReader {
@@ -119,7 +119,7 @@ function scanNginx(line: string, fields: NginxFields): boolean {
   fields.targetEnd = targetEnd;
   fields.status = status;
   fields.bytes = bytes;
-  fields.durationMs = line.charCodeAt(agentEnd + 1) === SPACE ? secondsAsMs(line, line.startsWith('rt=', agentEnd + 2) ? agentEnd + 5 : agentEnd + 2) : undefined;
+  fields.durationMs = line.charCodeAt(agentEnd + 1) === SPACE ? secondsAsMs(line, holdsAt(line, 'rt=', agentEnd + 2) ? agentEnd + 5 : agentEnd + 2) : undefined;
   return true;
 }
 
@@ -145,7 +145,7 @@ const METHODS = ['GET', 'POST', 'OPTIONS', 'HEAD', 'PUT', 'DELETE', 'PATCH'];
 
 /** The method between `from` and `to`: a common one is the same string every time, not a new one per line. */
 function methodAt(line: string, from: number, to: number): string {
-  for (const method of METHODS) if (method.length === to - from && line.startsWith(method, from)) return method;
+  for (const method of METHODS) if (method.length === to - from && holdsAt(line, method, from)) return method;
   return line.slice(from, to);
 }
 
@@ -164,7 +164,7 @@ export class NginxReader implements LineReader {
     const { fields } = this;
     if (!scanNginx(line, fields)) return false;
     const { timeStart, timeEnd } = fields;
-    if (timeEnd - timeStart !== this.lastTimeText.length || !line.startsWith(this.lastTimeText, timeStart)) {
+    if (timeEnd - timeStart !== this.lastTimeText.length || !holdsAt(line, this.lastTimeText, timeStart)) {
       this.lastTimeText = line.slice(timeStart, timeEnd);
       this.lastTimeMs = timeLocalMs(this.lastTimeText);
     }

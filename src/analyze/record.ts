@@ -79,7 +79,7 @@ const TOKEN_PARAMETER = 'token=';
 /** Where the first `token=` parameter's value starts in the query from `from`; -1 when there is none. Read in place: no substring per line. */
 function tokenValueStart(target: string, from: number): number {
   for (let at = from; at < target.length; at = valueEnd(target, at) + 1) {
-    if (target.startsWith(TOKEN_PARAMETER, at)) return at + TOKEN_PARAMETER.length;
+    if (holdsAt(target, TOKEN_PARAMETER, at)) return at + TOKEN_PARAMETER.length;
   }
   return -1;
 }
@@ -94,6 +94,15 @@ function hashToken(text: string, from = 0, to = text.length): number {
   let hash = 0x811c9dc5;
   for (let i = from; i < to; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return hash >>> 0;
+}
+
+/**
+ * Whether `text` holds `part` at `from`, compared from the end (where a log's seconds change):
+ * `startsWith` with a position costs several times more on the substrings lines are.
+ */
+export function holdsAt(text: string, part: string, from: number): boolean {
+  for (let i = part.length - 1; i >= 0; i--) if (text.charCodeAt(from + i) !== part.charCodeAt(i)) return false;
+  return true;
 }
 
 /**
