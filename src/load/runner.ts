@@ -4,7 +4,6 @@ import { clientLabel, createClientModel, type PolicyDecision } from '../engine/c
 import { systemClock, type Clock } from '../engine/clock.js';
 import { errorCode, requestTarget, transportFailureKind, type StreamEnd, type StreamOpen, type StreamResult } from '../engine/connection.js';
 import { GenerationsApi, type TokenResult } from '../engine/generationsApi.js';
-import { isHttpFailure } from '../engine/http.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import type { SseEvent, SseNotice } from '../engine/sseDecoder.js';
 import { runStreamSession, sessionTarget, type SessionCallbacks } from '../engine/streamSession.js';
@@ -34,6 +33,8 @@ const CLIENTS_PER_SIGNAL = 64;
  * microtask queue and starve every timer, the run's deadline included.
  */
 const NO_ANSWER_PAUSE_MS = 1000;
+/** Past the request timeouts, so that a request that timed out is counted before the run ends without it. */
+const TIMEOUT_MARGIN_MS = 1000;
 /** Clients (and the open model's arrivals) cycle over this many signals, so a long run does not keep adding them. */
 const SHARED_SIGNALS = 256;
 
@@ -59,7 +60,18 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   setMaxListeners(0, run.signal);
   const onOuterAbort = () => run.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const deadline = setTimeout(() => run.abort(), plan.durationMs);
+  // The run ends at its duration, but never before its first answer or failure (bounded by the
+  // timeouts): a run too short for a request to come back could not tell a target that speaks
+  // garbage (exit 3) from one that answers slowly, and its exit code would be a race.
+  let firstOutcomeBound: NodeJS.Timeout | undefined;
+  const end = () => {
+    clearTimeout(firstOutcomeBound);
+    run.abort();
+  };
+  const deadline = setTimeout(() => {
+    firstOutcomeBound = setTimeout(end, target.connectTimeoutMs + target.headersTimeoutMs + TIMEOUT_MARGIN_MS);
+    recorder.onFirstOutcome(end);
+  }, plan.durationMs);
   const startedAt = clock.now();
   const endsAt = startedAt + plan.durationMs;
   const budget = new RequestBudget(plan.maxRequests);
@@ -80,24 +92,23 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
 
   const directUrl = target.streamUrl ?? (profile.usesTokens ? undefined : api.url('stream'));
   const connections = new ClientConnections(directUrl ?? target.baseUrl, target.connectTimeoutMs, plan.sourceNetwork);
-  const slotOf = (client: number, dispatcher: Dispatcher): ClientSlot => ({ signal: signalOf(client), dispatcher, api: new GenerationsApi(target, dispatcher) });
+  const slotOf = (client: number, dispatcher: Dispatcher): ClientSlot => ({ signal: signalOf(client), dispatcher, api: new GenerationsApi(target, { dispatcher, clock }) });
   let nextIdIndex = 0;
   const nextGenerationId = async ({ api, signal }: ClientSlot, ticket: BudgetTicket): Promise<string | undefined> => {
     if (plan.ids !== undefined) return plan.ids[nextIdIndex++ % plan.ids.length];
     ticket.spend();
     recorder.counters.createRequests++;
     const created = await api.create(profile.fixtures.completingPrompt, signal);
-    if (isHttpFailure(created)) {
-      if (!signal.aborted) recorder.error(`create-${created.failure}`);
+    if ('failure' in created) {
+      if (!signal.aborted) recorder.error(`create-${created.failure.failure}`);
       return undefined;
     }
-    recorder.answer('create', created.status);
-    const id = (created.json as { id?: unknown } | undefined)?.id;
-    if (created.status >= 300 || typeof id !== 'string') {
-      recorder.error(`create-${created.status}`);
+    recorder.answer('create', created.exchange.status);
+    if (!created.ok) {
+      recorder.error(`create-${created.exchange.status}`);
       return undefined;
     }
-    return id;
+    return created.id;
   };
 
   const flowContext: FlowContext = { recorder, clock, runSignal: run.signal, onStreamOpened: options.onStreamOpened };
@@ -259,6 +270,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     }
   } finally {
     clearTimeout(deadline);
+    clearTimeout(firstOutcomeBound);
     options.signal?.removeEventListener('abort', onOuterAbort);
     await connections.destroyAll();
   }
