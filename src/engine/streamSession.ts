@@ -18,6 +18,8 @@ export interface SessionOptions {
   readonly source: StreamSource;
   readonly model: ClientModel;
   readonly profile: Profile;
+  /** Which events end the stream; by default built from `profile` for this session (a load run builds it once for all of its sessions). */
+  readonly isTerminal?: (event: SseEvent) => boolean;
   /** Extra headers on the stream request (a gateway's, say); never the bearer for token streams. */
   readonly streamHeaders: Readonly<Record<string, string>>;
   readonly maxLineBytes: number;
@@ -136,7 +138,7 @@ class StreamSession implements StreamCallbacks {
   ) {
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    this.isTerminal = terminalEventTest(options.profile);
+    this.isTerminal = options.isTerminal ?? terminalEventTest(options.profile);
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
