@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../engine/clock.js';
-import { GenerationsApi } from '../engine/generationsApi.js';
+import type { GenerationsApi } from '../engine/generationsApi.js';
 import { isHttpFailure } from '../engine/http.js';
 import type { BudgetTicket, RequestBudget, RunDeadline } from './budget.js';
 import type { ClientConnections } from './connections.js';
@@ -30,11 +30,10 @@ export interface FlowRun {
 export interface ClientSlot {
   readonly signal: AbortSignal;
   readonly dispatcher: Dispatcher;
-  readonly api: GenerationsApi;
 }
 
 export function clientSlot(run: FlowRun, client: number, dispatcher: Dispatcher): ClientSlot {
-  return { signal: run.deadline.signalOf(client), dispatcher, api: new GenerationsApi(run.plan.target, dispatcher) };
+  return { signal: run.deadline.signalOf(client), dispatcher };
 }
 
 /** Where each flow's generation comes from: the `--ids` given, in turn, or a new one created for it. */
@@ -58,7 +57,7 @@ export class GenerationIds {
   }
 
   /** The next flow's generation; undefined when its create failed (counted as an error). */
-  async next({ api, signal }: ClientSlot, ticket: BudgetTicket): Promise<string | undefined> {
+  async next(api: GenerationsApi, signal: AbortSignal, ticket: BudgetTicket): Promise<string | undefined> {
     if (this.ids !== undefined) return this.listed();
     const { recorder } = this;
     ticket.spend();

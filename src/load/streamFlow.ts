@@ -1,5 +1,7 @@
 import { createClientModel } from '../engine/clientPolicy.js';
-import type { GenerationsApi } from '../engine/generationsApi.js';
+import { terminalEventTest } from '../engine/contractEvents.js';
+import { GenerationsApi } from '../engine/generationsApi.js';
+import type { SseEvent } from '../engine/sseDecoder.js';
 import { runStreamSession, sessionTarget, type SessionOptions } from '../engine/streamSession.js';
 import { clientSlot, type ClientSlot, type FlowRun, type LoadFlow } from './flow.js';
 import { FlowMeasures, type FlowContext } from './measures.js';
@@ -20,6 +22,8 @@ export class StreamFlow implements LoadFlow {
   private readonly measures: FlowContext;
   /** The session target of a fixed stream URL, built once: such sessions differ only in their client model and bounds. */
   private readonly urlTarget: Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs'> | undefined;
+  /** The profile's terminal test, built once for every session of the run. */
+  private readonly isTerminal: (event: SseEvent) => boolean;
   /** Requests one session attempt makes: the token request, unless the URL is fixed, and the stream. */
   private readonly requestsPerAttempt: number;
 
@@ -32,6 +36,7 @@ export class StreamFlow implements LoadFlow {
     this.measures = { recorder: run.recorder, clock: run.clock, runSignal: run.deadline.signal, onStreamOpened };
     this.urlTarget = directUrl === undefined ? undefined : sessionTarget(run.plan.target, api, { kind: 'url', url: directUrl });
     this.requestsPerAttempt = (directUrl === undefined ? 1 : 0) + 1;
+    this.isTerminal = terminalEventTest(run.plan.target.profile);
   }
 
   client(client: number): Promise<boolean> {
@@ -66,14 +71,17 @@ export class StreamFlow implements LoadFlow {
       if (ticket === undefined) return false;
       recorder.counters.flows++;
       try {
-        const generationId = urlTarget === undefined ? await generations.next(slot, ticket) : undefined;
-        const sessionTargetOptions = generationId === undefined ? urlTarget : sessionTarget(target, slot.api, { kind: 'token', api: slot.api, generationId });
+        // Only a flow with a token endpoint talks to the generations API: a fixed URL's client holds none.
+        const api = urlTarget === undefined ? new GenerationsApi(target, slot.dispatcher) : undefined;
+        const generationId = api === undefined ? undefined : await generations.next(api, slot.signal, ticket);
+        const sessionTargetOptions = api === undefined || generationId === undefined ? urlTarget : sessionTarget(target, api, { kind: 'token', api, generationId });
         // No generation (the create failed) or a session that never reached the server: starting over at once would spin.
         let pause = sessionTargetOptions === undefined;
         if (sessionTargetOptions !== undefined) {
           const session = await runStreamSession(
             {
               ...sessionTargetOptions,
+              isTerminal: this.isTerminal,
               model: createClientModel(plan.client, target.profile.client),
               dispatcher: slot.dispatcher,
               clock,
