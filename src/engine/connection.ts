@@ -288,7 +288,9 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
   private checkDeadlines(): void {
     if (this.finished) return;
-    if (this.req.signal?.aborted) return this.abortRequest?.();
+    // With the signal's own reason, which every stream it stops shares: when a load run of
+    // thousands of streams ends at once, undici then makes no error of its own for each.
+    if (this.req.signal?.aborted) return this.abortRequest?.(this.req.signal.reason as Error);
     const now = this.clock.now();
     const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
     if (maxDurationMs && now - this.startedAt >= maxDurationMs) return this.stop({ kind: 'max-duration', durationMs: now - this.startedAt });
