@@ -51,7 +51,8 @@ async function startServer(args: string[]): Promise<{ url: string; child: ChildP
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   const url = await new Promise<string>((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: no URL on stdout within 10 s`)), 10_000);
+    // A minute: a machine busy with other work can take that long to start a server with workers.
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: no URL on stdout within 60 s`)), 60_000);
     child.stdout?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
       const match = /https?:\/\/\S+/.exec(text);
@@ -123,8 +124,13 @@ async function paired(
   return { tool, raw };
 }
 
-const rows: Row[] = [];
 const log = (text: string) => process.stderr.write(`bench: ${text}\n`);
+const rows: Row[] = [];
+/** Each row is also logged as it lands: a bench that fails later (a server too slow to start on a busy machine) still leaves what it measured. */
+const addRows = (...added: Row[]) => {
+  rows.push(...added);
+  for (const row of added) log(`${row.figure}: ${row.tool} vs ${row.raw}${row.verdict ? ` (${row.verdict})` : ''}`);
+};
 const started = performance.now();
 
 // 1. N concurrent streams from one process: the time to open all at once, and RSS per open stream
@@ -170,12 +176,12 @@ async function holdFigures(what: string, streamUrl: (url: string) => string | un
 
 if (wanted('hold')) {
   const fullFlow = await holdFigures('full flow', () => undefined);
-  rows.push(
+  addRows(
     { figure: `${fmt(SIZES.hold)} streams opened in`, goal: '< 5 s', tool: `${fmt(openMs(fullFlow.atOnce.tool) / 1000, 2)} s`, raw: `${fmt(openMs(fullFlow.atOnce.raw) / 1000, 2)} s`, verdict: mark(openMs(fullFlow.atOnce.tool) < 5000) },
     ...fullFlow.rows,
   );
   // 1b. The same, streams only (`load --url`): no create or token request behind each stream.
-  rows.push(...(await holdFigures('--url', (url) => `${url}/generic/stream?chunks=10000&intervalMs=2000`)).rows);
+  addRows(...(await holdFigures('--url', (url) => `${url}/generic/stream?chunks=10000&intervalMs=2000`)).rows);
 }
 
 // 1c. The peak, as users meet it (and as an out-of-memory kill does): `load --url` run as the CLI,
@@ -248,7 +254,7 @@ async function peakFigures(): Promise<Row[]> {
     },
   ];
 }
-if (wanted('peak')) rows.push(...(await peakFigures()));
+if (wanted('peak')) addRows(...(await peakFigures()));
 
 // 2. 19,500 from one process (the file-descriptor limit is about 20,000).
 if (SIZES.big > 0 && wanted('big')) {
@@ -263,14 +269,14 @@ if (SIZES.big > 0 && wanted('big')) {
     Math.min(RUNS, 2),
   );
   const opened = (results: ProbeResult[]) => median(results.map((r) => r.opened ?? 0));
-  rows.push({ figure: 'streams held by one process', goal: fmt(SIZES.big), tool: fmt(opened(big.tool)), raw: fmt(opened(big.raw)), verdict: mark(opened(big.tool) >= SIZES.big) });
+  addRows({ figure: 'streams held by one process', goal: fmt(SIZES.big), tool: fmt(opened(big.tool)), raw: fmt(opened(big.raw)), verdict: mark(opened(big.tool) >= SIZES.big) });
 }
 
 // 3. 38,000 with --workers 2: the server must hold them too.
 if (SIZES.workers > 0 && wanted('workers')) {
   const serveHelp = spawnSync(process.execPath, [BIN, 'serve', '--help'], { encoding: 'utf8' }).stdout;
   if (!serveHelp.includes('--workers')) {
-    rows.push({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: 'not measured', raw: '', verdict: 'serve needs --workers (one process holds < 20,000 sockets)' });
+    addRows({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: 'not measured', raw: '', verdict: 'serve needs --workers (one process holds < 20,000 sockets)' });
   } else {
     log(`${SIZES.workers} concurrent streams with --workers 2`);
     const results: ProbeResult[] = [];
@@ -283,7 +289,7 @@ if (SIZES.workers > 0 && wanted('workers')) {
       }
     }
     const opened = median(results.map((r) => r.opened ?? 0));
-    rows.push({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: fmt(opened), raw: '', verdict: mark(opened >= SIZES.workers) });
+    addRows({ figure: 'streams with --workers 2', goal: fmt(SIZES.workers), tool: fmt(opened), raw: '', verdict: mark(opened >= SIZES.workers) });
   }
 }
 
@@ -308,7 +314,7 @@ if (wanted('slow')) {
   );
   const perCore = (results: ProbeResult[]) => median(results.map((r) => ((r.events ?? 0) * 1000) / r.cpuMs));
   const slowRatio = perCore(slow.tool) / perCore(slow.raw);
-  rows.push({ figure: 'slow streams: events per CPU-second', goal: '>= 0.85 x raw', tool: fmt(perCore(slow.tool)), raw: fmt(perCore(slow.raw)), verdict: `${fmt(slowRatio, 2)} x ${mark(slowRatio >= 0.85)}` });
+  addRows({ figure: 'slow streams: events per CPU-second', goal: '>= 0.85 x raw', tool: fmt(perCore(slow.tool)), raw: fmt(perCore(slow.raw)), verdict: `${fmt(slowRatio, 2)} x ${mark(slowRatio >= 0.85)}` });
 }
 
 // 5. One fast stream with full bookkeeping.
@@ -322,7 +328,7 @@ if (wanted('fast')) {
     ],
   );
   const eventsPerSecond = (results: ProbeResult[]) => median(results.map((r) => ((r.events ?? 0) * 1000) / r.wallMs));
-  rows.push({ figure: 'one fast stream: events/s', goal: '>= 1,500,000', tool: fmt(eventsPerSecond(fast.tool)), raw: fmt(eventsPerSecond(fast.raw)), verdict: mark(eventsPerSecond(fast.tool) >= 1_500_000) });
+  addRows({ figure: 'one fast stream: events/s', goal: '>= 1,500,000', tool: fmt(eventsPerSecond(fast.tool)), raw: fmt(eventsPerSecond(fast.raw)), verdict: mark(eventsPerSecond(fast.tool) >= 1_500_000) });
 }
 
 // 6. Token spam against an undici Pool loop.
@@ -337,7 +343,7 @@ if (wanted('spam')) {
   );
   const requestsPerSecond = (results: ProbeResult[]) => median(results.map((r) => ((r.requests ?? 0) * 1000) / r.wallMs));
   const spamRatio = requestsPerSecond(spam.tool) / requestsPerSecond(spam.raw);
-  rows.push({ figure: 'token spam: requests/s', goal: '>= 0.9 x Pool loop', tool: fmt(requestsPerSecond(spam.tool)), raw: fmt(requestsPerSecond(spam.raw)), verdict: `${fmt(spamRatio, 2)} x ${mark(spamRatio >= 0.9)}` });
+  addRows({ figure: 'token spam: requests/s', goal: '>= 0.9 x Pool loop', tool: fmt(requestsPerSecond(spam.tool)), raw: fmt(requestsPerSecond(spam.raw)), verdict: `${fmt(spamRatio, 2)} x ${mark(spamRatio >= 0.9)}` });
 }
 
 // 7. Startup: --help against an empty node.
@@ -355,7 +361,7 @@ if (wanted('startup')) {
     helpMs.push(time([BIN, '--help']));
   }
   const startupRatio = median(helpMs) / median(nodeMs);
-  rows.push({ figure: 'sse-doctor --help startup', goal: '< 2 x node -e 0', tool: `${fmt(median(helpMs))} ms`, raw: `${fmt(median(nodeMs))} ms`, verdict: `${fmt(startupRatio, 2)} x ${mark(startupRatio < 2)}` });
+  addRows({ figure: 'sse-doctor --help startup', goal: '< 2 x node -e 0', tool: `${fmt(median(helpMs))} ms`, raw: `${fmt(median(nodeMs))} ms`, verdict: `${fmt(startupRatio, 2)} x ${mark(startupRatio < 2)}` });
 }
 
 // 8. analyze on an nginx access log against a readline loop with one regular expression per line,
@@ -384,9 +390,9 @@ if (wanted('analyze')) {
       rss.large.push(analyzeLog(['tool', logOf(2 * SIZES.logLines)]).maxRssKiB);
     }
     const ratio = median(toolRates) / median(rawRates);
-    rows.push({ figure: `analyze: nginx log lines/s (${fmt(SIZES.logLines)} lines)`, goal: '>= 0.5 x readline + regex', tool: fmt(median(toolRates)), raw: fmt(median(rawRates)), verdict: `${fmt(ratio, 2)} x ${mark(ratio >= 0.5)}` });
+    addRows({ figure: `analyze: nginx log lines/s (${fmt(SIZES.logLines)} lines)`, goal: '>= 0.5 x readline + regex', tool: fmt(median(toolRates)), raw: fmt(median(rawRates)), verdict: `${fmt(ratio, 2)} x ${mark(ratio >= 0.5)}` });
     const growth = median(rss.large) / median(rss.small);
-    rows.push({
+    addRows({
       figure: `analyze: peak RSS, ${fmt(SIZES.logLines)} -> ${fmt(2 * SIZES.logLines)} lines`,
       goal: 'flat (< 1.1 x)',
       tool: `${fmt(median(rss.small) / 1024)} -> ${fmt(median(rss.large) / 1024)} MiB`,
