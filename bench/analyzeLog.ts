@@ -1,8 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { Analyzer } from '../src/analyze/analyzer.js';
-import { readInto } from '../src/analyze/read.js';
-import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 
 /**
  * The analyze figure's three parts, each in a process of its own so its peak RSS is its own:
@@ -44,6 +41,12 @@ async function write(lines: number): Promise<void> {
 }
 
 async function tool(): Promise<number> {
+  // Loaded here, not at the top: the baseline's process does not pay for loading them.
+  const [{ Analyzer }, { readInto }, { BUILTIN_PROFILES }] = await Promise.all([
+    import('../src/analyze/analyzer.js'),
+    import('../src/analyze/read.js'),
+    import('../src/options/profiles.js'),
+  ]);
   const profile = BUILTIN_PROFILES.generations;
   const analyzer = new Analyzer(profile);
   const report = await readInto(file, analyzer, { format: undefined, jsonFields: {}, terminal: profile.terminal, stdin: process.stdin });

@@ -1,4 +1,4 @@
-import { describeEnd } from '../src/engine/clientPolicy.js';
+import { describeEnd } from '../src/engine/connection.js';
 import { expectation, type Expectation, type Scenario } from '../src/replay/scenario.js';
 
 /**

@@ -1,5 +1,5 @@
 /** Stable error codes for the tool's own trouble. Findings about a target are values, never these. */
-export type DoctorErrorCode = 'E_USAGE' | 'E_CONFIG' | 'E_UNREACHABLE' | 'E_SCENARIO';
+export type DoctorErrorCode = 'E_USAGE' | 'E_CONFIG' | 'E_UNREACHABLE' | 'E_REFUSED' | 'E_SCENARIO';
 
 /** Exit code for each error code, applied only in `cli.ts`. */
 export const EXIT_CODES = {
@@ -46,5 +46,16 @@ export class UnreachableError extends DoctorError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('E_UNREACHABLE', message, options);
     this.name = 'UnreachableError';
+  }
+}
+
+/**
+ * The target answered a request the run cannot go on without (create a generation, say) with a
+ * refusal or an unusable body: most often `--auth` or the profile's paths. Exit 2, like a config error.
+ */
+export class RefusedError extends DoctorError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_REFUSED', message, options);
+    this.name = 'RefusedError';
   }
 }

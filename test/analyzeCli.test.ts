@@ -42,7 +42,7 @@ describe('analyze and --client-model on the command line', () => {
 
   it('a measured client retries as recorded, paced start to start, and stops where the recorded one stopped', () => {
     let now = 0;
-    const model = new MeasuredClient(spec, () => now);
+    const model = new MeasuredClient(spec, { now: () => now });
     const closed = { kind: 'stream', end: { kind: 'clean-no-terminal' }, sawTerminal: false, newEvents: 0, serverRetryMs: undefined } as const;
     expect(model.decide(closed)).toMatchObject({ action: 'retry', delayMs: 10, freshToken: true, resume: false });
     // The next attempt started at 10 ms; it ends at 150 ms: 200 ms start to start leaves 60 ms.
@@ -51,5 +51,24 @@ describe('analyze and --client-model on the command line', () => {
     now = 400;
     expect(model.decide({ kind: 'token-refused', status: 429, retryAfterSeconds: 60 })).toMatchObject({ action: 'retry', delayMs: 0 });
     expect(model.decide({ ...closed, sawTerminal: true })).toMatchObject({ action: 'stop' });
+  });
+
+  it('a measured client makes up attempts that ran late, and starts a new schedule after one that ran long', () => {
+    let now = 0;
+    const model = new MeasuredClient(spec, { now: () => now });
+    const limited = { kind: 'token-refused', status: 429, retryAfterSeconds: undefined } as const;
+    // Scheduled for 5 ms, then every 50 ms: 55, 105, 155.
+    expect(model.decide(limited)).toMatchObject({ delayMs: 5 });
+    now = 130; // a stall: the attempt due at 55 ended at 130
+    expect(model.decide(limited)).toMatchObject({ delayMs: 0 });
+    now = 140;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 0 });
+    now = 145;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 10 });
+    // More than a second behind (a stream that ran): the recorded delay, and a schedule from now.
+    now = 1300;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 5 });
+    now = 1320;
+    expect(model.decide(limited)).toMatchObject({ delayMs: 35 });
   });
 });

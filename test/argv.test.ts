@@ -44,6 +44,14 @@ describe('argv -> options (no network)', () => {
     expect(await parseArgv(['tail', ...BASE, '--follow', '--max-duration', '5s', 'g'])).toMatchObject({ error: expect.stringMatching(/--follow.*cannot be used with.*--max-duration/) });
   });
 
+  it('--follow-redirects is one flag on every command that talks to the target, off by default', async () => {
+    for (const argv of [['token', 'g'], ['tail', 'g'], ['check'], ['replay', 'retry-storm'], ['load']]) {
+      const target = (followRedirects: boolean) => (argv[0] === 'load' ? { options: { plan: { target: { followRedirects } } } } : { options: { target: { followRedirects } } });
+      expect(await parseArgv([...argv, ...BASE, '--follow-redirects']), argv.join(' ')).toMatchObject(target(true));
+      expect(await parseArgv([...argv, ...BASE]), argv.join(' ')).toMatchObject(target(false));
+    }
+  });
+
   it('tail, replay and load share the client-policy flags', async () => {
     const policy = ['--max-retries', '0', '--retry-delays', '1s,3s', '--silence', '2500ms'];
     const expected = { maxRetries: 0, retryDelaysSeconds: [1, 3], silenceSeconds: 2.5 };

@@ -2,13 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { planRules } from '../src/check/selection.js';
 import { RULES } from '../src/check/rules/index.js';
 import { closeAfterTerminal, evaluateRateLimit } from '../src/check/timing.js';
-import { longestSilence } from '../src/engine/silence.js';
+import { longerThanHeartbeat, longestSilence } from '../src/engine/silence.js';
 import { heldBackEvents, type TimedEvent } from '../src/engine/heldBack.js';
-import type { CheckReport } from '../src/check/types.js';
+import { ruleTimeoutMs } from '../src/check/runner.js';
+import type { CheckReport, Rule } from '../src/check/types.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 import { renderCheckGithub } from '../src/reporters/checkGithub.js';
 import { renderCheckJson } from '../src/reporters/checkJson.js';
 import { renderCheckJunit, xml } from '../src/reporters/checkJunit.js';
+import { fastTarget, runFastCheck } from './helpers/checkTarget.js';
+import { manualClock } from './helpers/clocks.js';
 
 describe('longestSilence (stream.heartbeat)', () => {
   it('measures from the headers through every sign of life to the terminal event', () => {
@@ -22,6 +25,16 @@ describe('longestSilence (stream.heartbeat)', () => {
 
   it('ignores what comes after the terminal event and sorts events and comments together', () => {
     expect(longestSilence(0, [400, 100, 300, 200, 50_000], 500).gapMs).toBe(100);
+  });
+});
+
+describe('longerThanHeartbeat (stream.heartbeat, silent-stall, tail and load)', () => {
+  it('allows a heartbeat timer of the interval itself its lateness (seed 001: every 5 s), not a missed heartbeat', () => {
+    // 5001 ms: seen from the FastAPI backend written from the seeds, heartbeating once 5 s passed without a write.
+    expect(longerThanHeartbeat(5001, 5000)).toBe(false);
+    expect(longerThanHeartbeat(5400, 5000)).toBe(false);
+    expect(longerThanHeartbeat(5600, 5000)).toBe(true);
+    expect(longerThanHeartbeat(10_000, 5000)).toBe(true);
   });
 });
 
@@ -151,5 +164,23 @@ describe('check reporters', () => {
       '::error title=token.terminal-failed (backend)%3A a <failed> one::answered 500 & "retry"%0Astorm: 100%25\n' +
         '::warning title=stream.proxy-hints (proxy)%3A hints::X-Accel-Buffering, missing\n',
     );
+  });
+});
+
+describe('the rule timeout runs on the injected clock', () => {
+  it('a rule that never finishes fails exactly when the clock reaches the timeout, not before', async () => {
+    const clock = manualClock();
+    const target = fastTarget('http://127.0.0.1:9');
+    const stalled: Rule = { id: 'stream.stalled', severity: 'error', group: 'stream', title: 'never finishes', why: 'a test', profiles: ['generations'], run: () => new Promise(() => undefined) };
+    let report: CheckReport | undefined;
+    const run = runFastCheck(target, { clock, rules: [stalled] }).then((done) => (report = done));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const timeoutMs = ruleTimeoutMs(target);
+    clock.advance(timeoutMs - 1);
+    await settle();
+    expect(report).toBeUndefined();
+    clock.advance(1);
+    await run;
+    expect(report?.results[0]).toMatchObject({ status: 'fail', durationMs: timeoutMs, message: expect.stringMatching(/^stream\.stalled did not finish within \d+ s/) });
   });
 });

@@ -75,7 +75,7 @@ describe('robust client (docs/contract.md client policy)', () => {
 
   it('treats silence as a dropped connection and a wrong content type as final', () => {
     expect(new RobustClient(contract).decide(dropped({ kind: 'silence', silentMs: 15000 })).action).toBe('retry');
-    expect(new RobustClient(contract).decide(dropped({ kind: 'wrong-content-type', contentType: 'text/html' })).action).toBe('stop');
+    expect(new RobustClient(contract).decide(dropped({ kind: 'wrong-content-type', contentType: 'text/html', body: { bytes: 12, binary: false, whole: true } })).action).toBe('stop');
     expect(new RobustClient(contract).silenceMs).toBe(15_000);
   });
 });
@@ -99,7 +99,7 @@ describe('EventSource client (WHATWG)', () => {
 
   it('fails for good on a non-200 status or a wrong content type', () => {
     expect(new EventSourceClient().decide(dropped({ kind: 'http-error', status: 401, bodyExcerpt: '', retryAfterSeconds: undefined })).action).toBe('stop');
-    expect(new EventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain' })).action).toBe('stop');
+    expect(new EventSourceClient().decide(dropped({ kind: 'wrong-content-type', contentType: 'text/plain', body: { bytes: 12, binary: false, whole: true } })).action).toBe('stop');
   });
 });
 

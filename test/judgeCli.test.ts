@@ -1,5 +1,8 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, startCli } from './helpers/cli.js';
 
 describe('judge on the command line', { timeout: 60_000 }, () => {
   it.each([
@@ -23,5 +26,20 @@ describe('judge on the command line', { timeout: 60_000 }, () => {
     expect(run.stderr).toContain('no client came');
     expect(run.stderr).toContain("set your client's API base URL to");
     expect(run.stdout).toContain('NOT RUN');
+  });
+
+  it('Ctrl-C while waiting for a client: exit 130, JSON "interrupted": true and not ok, a JUnit error, the HTML says so', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sse-doctor-judge-'));
+    const [junit, html] = [join(dir, 'judge.xml'), join(dir, 'judge.html')];
+    const { child, exited } = startCli(['judge', '--case', 'completed', '--timeout', '60s', '--json', '--junit', junit, '--html', html]);
+    // Once it waits for a client, its Ctrl-C handler is in place.
+    await new Promise<void>((resolve) => child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('point your client at') && resolve()));
+    child.kill('SIGINT');
+    const run = await exited;
+    expect(run.code, run.stderr).toBe(130);
+    expect(run.stderr).toContain('judge: interrupted; the report covers what ran');
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, interrupted: true });
+    expect(readFileSync(junit, 'utf8')).toContain('<error message="interrupted (Ctrl-C)');
+    expect(readFileSync(html, 'utf8')).toContain('interrupted (Ctrl-C): the report covers only what ran');
   });
 });

@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FaultName } from '../src/server/settings.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { startMisbehavingServer, writeChunks, type MisbehavingServer } from './helpers/misbehaving.js';
+import { BACKENDS } from './helpers/realTargets.js';
 
 describe('the built CLI', () => {
   let upstream: MisbehavingServer;
@@ -44,5 +46,23 @@ describe('the built CLI', () => {
     expect(connections[0]?.path).toBe('/api/stream?token=secr…ret');
     expect(connections[1]).toMatchObject({ reconnectDelayMs: expect.any(Number), tokenReused: true });
     expect(items.at(-1)).toMatchObject({ kind: 'summary', requests: 2, streams: 2, cuts: 2 });
+  });
+});
+
+describe.each(BACKENDS)('replay retry-storm with the built CLI against the %s backend', (_name, start, pace) => {
+  // The generation fails at three quarters of this; the storm is judged by counts, bounded by --max-requests.
+  const timings = { generationMs: 1000 * pace };
+  it.concurrent.each([
+    [[] as FaultName[], 0, 'pass', 'terminal event', 1],
+    [['immediate-close'] as FaultName[], 1, 'fail', '429 at request 11', 30],
+  ])('faults %j: exit %i, verdict %s, stopped by %s, %i token requests', async (faults, code, verdict, stoppedBy, tokenRequests) => {
+    const backend = await start({ faults, timings });
+    try {
+      const run = await runCli(['replay', 'retry-storm', '--base-url', backend.baseUrl, '--auth', 'alice', '--max-requests', '30', '--json']);
+      expect(run.code, run.stderr).toBe(code);
+      expect(JSON.parse(run.stdout)).toMatchObject({ scenario: 'retry-storm', client: 'naive', verdict, metrics: { tokenRequests }, details: { 'stopped by': stoppedBy } });
+    } finally {
+      await backend.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NaiveClient, RobustClient } from '../src/engine/clientPolicy.js';
-import { virtualClock } from '../src/engine/clock.js';
+import { virtualClock } from './helpers/clocks.js';
 import { runStreamSession, type SessionOptions } from '../src/engine/streamSession.js';
 import { StreamObserver } from '../src/engine/streamObserver.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';

@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tail } from '../src/commands/tail.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
-import type { HttpExchange } from '../src/engine/http.js';
+import { systemClock } from '../src/engine/clock.js';
+import { waitForStatus } from '../src/engine/statusWait.js';
 import { BUILTIN_PROFILES } from '../src/options/profiles.js';
 import type { Profile, TargetOptions } from '../src/engine/target.js';
 import type { FaultName } from '../src/server/referenceServer.js';
@@ -36,6 +37,7 @@ async function tailAgainstBackend(start: StartBackend, pace: number, faults: Fau
     headersTimeoutMs: 2000,
     maxLineBytes: 65_536,
     insecure: false,
+    followRedirects: false,
   };
   let out = '';
   const stdout = new Writable({
@@ -52,15 +54,12 @@ async function tailAgainstBackend(start: StartBackend, pace: number, faults: Fau
 
 /** A generation created and waited for until terminal, the way the seed's frontend met it. */
 async function endedGeneration(target: TargetOptions, failing: boolean, generationMs: number): Promise<string> {
-  const api = new GenerationsApi(target, undefined);
+  const api = new GenerationsApi(target);
   const created = await api.create(failing ? PROFILE.fixtures.failingPrompt : PROFILE.fixtures.completingPrompt);
-  const id = (created as HttpExchange).json as { id: string };
-  for (let polls = 0; polls < 50; polls++) {
-    const status = (await api.status(id.id)) as HttpExchange;
-    if (['failed', 'completed'].includes((status.json as { status: string }).status)) return id.id;
-    await new Promise((resolve) => setTimeout(resolve, generationMs / 5));
-  }
-  throw new Error('the fixture generation never ended');
+  if (!created.ok) throw new Error('could not create the fixture generation');
+  const wait = await waitForStatus(api, created.id, ['failed', 'completed'], { clock: systemClock, deadline: systemClock.now() + generationMs * 10 });
+  if (!wait.reached) throw new Error('the fixture generation never ended');
+  return created.id;
 }
 
 const contractData = (item: Record<string, any>) => JSON.parse(item.data as string) as Record<string, unknown>;

@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { token } from '../src/commands/token.js';
+import { systemClock } from '../src/engine/clock.js';
 import { GenerationsApi } from '../src/engine/generationsApi.js';
-import type { HttpExchange } from '../src/engine/http.js';
+import { waitForStatus } from '../src/engine/statusWait.js';
 import { resolveTargetOptions } from '../src/options/options.js';
 import type { TargetOptions } from '../src/engine/target.js';
 import { startReferenceServer, type ReferenceServer } from '../src/server/referenceServer.js';
@@ -29,8 +30,16 @@ async function tokenFor(id: string, json = true) {
 }
 
 async function createGeneration(prompt: string): Promise<string> {
-  const created = (await new GenerationsApi(target, undefined).create(prompt)) as HttpExchange;
-  return (created.json as { id: string }).id;
+  const created = await new GenerationsApi(target).create(prompt);
+  if (!created.ok) throw new Error('could not create a generation');
+  return created.id;
+}
+
+async function failedGeneration(): Promise<string> {
+  const id = await createGeneration('this one will fail on purpose');
+  const wait = await waitForStatus(new GenerationsApi(target), id, ['failed'], { clock: systemClock, deadline: systemClock.now() + 10_000 });
+  if (!wait.reached) throw new Error('the failing generation never failed');
+  return id;
 }
 
 describe('sse-doctor token', () => {
@@ -42,8 +51,7 @@ describe('sse-doctor token', () => {
   });
 
   it('explains a 400 for a failed generation: do not retry', async () => {
-    const id = await createGeneration('this one will fail on purpose');
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    const id = await failedGeneration();
     const { code, report } = await tokenFor(id);
     expect(code).toBe(1);
     expect(report).toMatchObject({ status: 400, ok: false, token: null, detail: expect.stringContaining('Generation has failed'), next: expect.stringMatching(/^do not retry/) });

@@ -33,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const target = () => resolveTargetOptions({ baseUrl: server.url('/api'), auth: 'alice' }, {}, tmpdir());
-const api = () => new GenerationsApi(target(), undefined);
+const api = () => new GenerationsApi(target());
 
 const answer = (streamUrl: unknown) => JSON.stringify({ sse_token: 'tok', expires_in: 60, ...(streamUrl === undefined ? {} : { stream_url: streamUrl }), generation_id: 'g1' });
 
@@ -92,7 +92,7 @@ describe('a 200 token answer no client can use', () => {
     tokenBody = JSON.stringify({ sse_token: 42 });
     const dispatcher = createDispatcher({ connectTimeoutMs: 2000, insecure: false });
     try {
-      const generationsApi = new GenerationsApi(target(), dispatcher);
+      const generationsApi = new GenerationsApi(target(), { dispatcher });
       const result = await runStreamSession({
         ...sessionTarget(target(), generationsApi, { kind: 'token', api: generationsApi, generationId: 'g1' }),
         model: createClientModel(model, target().profile.client),

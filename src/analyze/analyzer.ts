@@ -3,7 +3,7 @@ import type { EndKind } from '../engine/clientPolicy.js';
 import { newHistogram, recordMs, summarise, type LatencySummary } from '../load/histograms.js';
 import type { Profile } from '../engine/target.js';
 import { FINDING_IDS, FINDING_KINDS, type FindingId, type Layer } from './findings.js';
-import { EndpointMatcher, type AccessRecord } from './record.js';
+import { EndpointMatcher, detached, type AccessRecord, type KnownPath } from './record.js';
 import { defaultAnalyzeSettings, type AnalyzeSettings } from './settings.js';
 
 
@@ -84,7 +84,11 @@ export interface EndBehaviour {
   readonly retried: number;
   /** Median from the end to the next request (ms). */
   readonly delayMs: number | undefined;
-  /** Median from the start of the ended attempt to the start of the next one (ms). */
+  /**
+   * Mean from the start of the ended attempt to the start of the next one (ms), over attempts that
+   * ended within `shortStreamMs` of their start: the mean, not the median, since n attempts paced
+   * by it take the time the recorded ones took (a storm's rate).
+   */
   readonly intervalMs: number | undefined;
 }
 
@@ -130,6 +134,16 @@ interface Sighting {
   readonly note?: () => string;
 }
 
+// Words a sighting adds to its request, each built by a function of its own: a closure written in a
+// hot method would make V8 allocate the variables it captures for every record, not only for the
+// few sightings kept.
+const afterDelayNote = (delayMs: number, retry: number, scheduledMs: number) => () => ` after ${formatMs(delayMs)} (retry ${retry}; the schedule says ${formatMs(scheduledMs)})`;
+const closedAfterNote = (durationMs: number | undefined) => (durationMs === undefined ? undefined : () => `, closed after ${formatMs(durationMs)} with no event`);
+const firstReconnectNote = (delayMs: number) => () => ` (first reconnect after ${formatMs(delayMs)})`;
+const TOKEN_SENT_AGAIN_NOTE = () => ' (a single-use token sent again)';
+const TOKEN_JUST_ISSUED_NOTE = () => ' (token issued just before)';
+const NO_TOKEN_NOTE = () => ' (no token in the query)';
+
 function toEvidence(sighting: Sighting): Evidence {
   return { file: sighting.file, line: sighting.record.line, unit: sighting.unit, text: `${describe(sighting.record)}${sighting.note?.() ?? ''}` };
 }
@@ -143,9 +157,9 @@ class EvidenceTrail {
   count = 0;
   readonly head: Sighting[] = [];
 
-  add(evidence: Sighting): void {
+  add(record: AccessRecord, file: string, unit: Evidence['unit'], note: (() => string) | undefined): void {
     this.count++;
-    if (this.head.length < EVIDENCE_HEAD) this.head.push(evidence);
+    if (this.head.length < EVIDENCE_HEAD) this.head.push({ record, file, unit, note });
   }
 }
 
@@ -168,6 +182,21 @@ class Samples {
 
   get all(): readonly number[] {
     return this.values;
+  }
+}
+
+/** The mean of every value added, in constant memory. */
+class RunningMean {
+  private total = 0;
+  private count = 0;
+
+  add(value: number): void {
+    this.total += value;
+    this.count++;
+  }
+
+  mean(): number | undefined {
+    return this.count === 0 ? undefined : round(this.total / this.count);
   }
 }
 
@@ -215,11 +244,48 @@ class GenerationTrail {
     readonly generation: string,
   ) {}
 
-  note(id: FindingId, evidence: Sighting): void {
+  /** The sighting is built only for the first few of each finding, the ones shown. */
+  note(id: FindingId, record: AccessRecord, file: string, unit: Evidence['unit'], note?: () => string): void {
     let trail = this.findings.get(id);
     if (trail === undefined) this.findings.set(id, (trail = new EvidenceTrail()));
-    trail.add(evidence);
+    trail.add(record, file, unit, note);
   }
+
+  /** Whether a sighting of `id` now would be one of the few shown (the rest are only counted). */
+  keeps(id: FindingId): boolean {
+    const trail = this.findings.get(id);
+    return trail === undefined || trail.head.length < EVIDENCE_HEAD;
+  }
+
+  noteSighting(id: FindingId, sighting: Sighting): void {
+    this.note(id, sighting.record, sighting.file, sighting.unit, sighting.note);
+  }
+}
+
+/** A client's answers by status: a handful of statuses, counted in a list scanned faster than a map is looked up. */
+class StatusCounts {
+  private readonly statuses: (number | undefined)[] = [];
+  private readonly counts: number[] = [];
+
+  add(status: number | undefined): void {
+    const index = this.statuses.indexOf(status);
+    if (index >= 0) this.counts[index]!++;
+    else {
+      this.statuses.push(status);
+      this.counts.push(1);
+    }
+  }
+
+  /** `none` for requests that got no answer. */
+  byStatus(): Record<string, number> {
+    return Object.fromEntries(this.statuses.map((status, i) => [status === undefined ? 'none' : String(status), this.counts[i]!]));
+  }
+}
+
+/** A path a client sent and, once it led to one, the trail of the generation its id names. */
+interface Route {
+  readonly known: KnownPath;
+  trail: GenerationTrail | undefined;
 }
 
 interface ClientTotals {
@@ -228,7 +294,13 @@ interface ClientTotals {
   streams: number;
   /** By generation id. */
   readonly trails: Map<string, GenerationTrail>;
-  readonly statuses: Map<number | 'none', number>;
+  readonly statuses: StatusCounts;
+  /**
+   * The client's last two paths: a client alternates its token and stream paths, so most lines
+   * find their endpoint and trail here, compared as strings, with no map looked up.
+   */
+  lastRoute: Route | undefined;
+  otherRoute: Route | undefined;
 }
 
 function statusClass(status: number | undefined): 0 | 1 | 2 | 3 | 4 {
@@ -254,7 +326,7 @@ export class Analyzer {
   private lastSecond = NaN;
   private lastBucket: [number, number, number, number, number] | undefined;
   private readonly streamDurations: Histogram = newHistogram();
-  private readonly endDelays = new Map<EndKind, { seen: number; retried: number; delays: Samples; intervals: Samples }>();
+  private readonly endDelays = new Map<EndKind, { seen: number; retried: number; delays: Samples; intervals: RunningMean }>();
   private file = '';
   private unit: Evidence['unit'] = 'line';
   private resolutionMs = 1;
@@ -282,20 +354,20 @@ export class Analyzer {
   }
 
   add(record: AccessRecord): void {
-    const match = this.matcher.match(record.path);
     this.requests++;
     this.sequence++;
     this.countInTimeline(record);
     const client = this.totalsOf(record.client);
     client.requests++;
-    client.statuses.set(record.status ?? 'none', (client.statuses.get(record.status ?? 'none') ?? 0) + 1);
+    client.statuses.add(record.status);
+    const route = this.routeOf(client, record.path);
+    const { match } = route.known;
     // A CORS preflight asks permission for the request that follows; it is not an attempt of its own.
     if (match === undefined || match.endpoint === 'create' || record.method === 'OPTIONS') return;
-    const generation = match.generationId ?? record.generationHint ?? '(no id)';
-    const trail = this.trailOf(record.client, generation, client);
+    const id = match.generationId;
+    const trail = id === undefined ? this.trailOf(record.client, record.generationHint ?? '(no id)', client) : (route.trail ??= this.trailOf(record.client, id, client));
     trail.requests++;
     this.countGenerationRate(trail, record, match.endpoint === 'token');
-    const evidence = this.sighting(record);
     if (match.endpoint === 'status') {
       if (record.saysTerminal) trail.knownTerminal = true;
       return;
@@ -303,16 +375,16 @@ export class Analyzer {
     if (match.endpoint === 'token') {
       this.tokenRequests++;
       client.tokenRequests++;
-      this.beginAttempt(trail, record, evidence);
-      this.tokenAnswer(trail, record, evidence);
+      this.beginAttempt(trail, record);
+      this.tokenAnswer(trail, record);
       this.countStorm(trail, record);
     } else {
       this.streams++;
       client.streams++;
       // A stream straight after its token continues that attempt; one without a token request before it is a retry of its own.
-      if (!trail.tokenIssued) this.beginAttempt(trail, record, evidence);
+      if (!trail.tokenIssued) this.beginAttempt(trail, record);
       else this.streamsAfterToken++;
-      this.streamAnswer(trail, record, evidence);
+      this.streamAnswer(trail, record);
       this.countStorm(trail, record);
     }
   }
@@ -321,7 +393,11 @@ export class Analyzer {
     return { record, file: this.file, unit: this.unit, note };
   }
 
-  private beginAttempt(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
+  private note(trail: GenerationTrail, id: FindingId, record: AccessRecord, note?: () => string): void {
+    trail.note(id, record, this.file, this.unit, note);
+  }
+
+  private beginAttempt(trail: GenerationTrail, record: AccessRecord): void {
     const { profile, settings } = this;
     const startMs = record.startMs;
     const endKind = trail.lastEnd;
@@ -337,19 +413,23 @@ export class Analyzer {
     const measured = this.endDelaysOf(endKind);
     measured.retried++;
     if (delayMs !== undefined) measured.delays.add(delayMs);
-    if (startMs !== undefined && endAttemptStartMs !== undefined) measured.intervals.add(Math.max(0, startMs - endAttemptStartMs));
+    // An attempt the server kept long (a stream that ran) says how long the server took, not how fast the client
+    // cycles: only attempts that ended at once give the pace a replay keeps against a server that ends them at once.
+    if (startMs !== undefined && endAttemptStartMs !== undefined && endAtMs !== undefined && endAtMs - endAttemptStartMs < settings.shortStreamMs) {
+      measured.intervals.add(Math.max(0, startMs - endAttemptStartMs));
+    }
     if (endKind === 'stream-closed' || endKind === 'network') {
       this.retriesAfterStream++;
       if (record.lastEventId !== undefined) this.resumedRetries++;
     }
 
     if (endKind === 'terminal' || endKind === 'token-refused' || endKind === 'stream-refused') {
-      if (endKind !== 'stream-refused' || trail.knownTerminal) trail.note('retry-after-terminal', evidence);
+      if (endKind !== 'stream-refused' || trail.knownTerminal) this.note(trail, 'retry-after-terminal', record);
     }
     if (trail.window429UntilMs !== undefined && startMs !== undefined ? startMs < trail.window429UntilMs : endKind === 'rate-limited') {
-      trail.note('inside-429-window', evidence);
+      this.note(trail, 'inside-429-window', record);
     }
-    if (trail.retriesInRow > profile.client.maxRetries) trail.note('too-many-retries', evidence);
+    if (trail.retriesInRow > profile.client.maxRetries) this.note(trail, 'too-many-retries', record);
     // At once: sooner than the threshold. Without times only the storm's signatures count: straight
     // after a 429 or an empty stream (seed 002's retries after 400s came 1-2 s apart).
     const atOnce =
@@ -357,19 +437,18 @@ export class Analyzer {
     trail.inStorm = atOnce && endKind !== 'terminal';
     if (trail.inStorm) {
       trail.storm++;
-      trail.note('retry-storm', evidence);
+      this.note(trail, 'retry-storm', record);
     }
     if (delayMs !== undefined && (endKind === 'stream-closed' || endKind === 'network' || endKind === 'server-error')) {
       if (trail.firstRetryDelayMs === undefined) {
         trail.firstRetryDelayMs = delayMs;
-        trail.firstRetry = evidence;
+        trail.firstRetry = this.sighting(record);
       }
       if (trail.retryDelays.length < 8) trail.retryDelays.push(delayMs);
       const scheduled = (profile.client.retryDelaysSeconds[Math.min(trail.retriesInRow, profile.client.retryDelaysSeconds.length) - 1] ?? 0) * 1000;
       const floor = scheduled * (1 - profile.client.jitter) * 0.5;
       if (delayMs + this.resolutionMs < floor) {
-        const retry = trail.retriesInRow;
-        trail.note('no-backoff', this.sighting(record, () => ` after ${formatMs(delayMs)} (retry ${retry}; the schedule says ${formatMs(scheduled)})`));
+        this.note(trail, 'no-backoff', record, trail.keeps('no-backoff') ? afterDelayNote(delayMs, trail.retriesInRow, scheduled) : undefined);
       }
     }
   }
@@ -391,7 +470,7 @@ export class Analyzer {
     this.endDelaysOf(kind).seen++;
   }
 
-  private tokenAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
+  private tokenAnswer(trail: GenerationTrail, record: AccessRecord): void {
     const { status } = record;
     const { profile } = this;
     if (status === 429) {
@@ -404,13 +483,13 @@ export class Analyzer {
     }
     if (status !== undefined && status < 300) {
       trail.tokenIssued = true;
-      this.countServedToken(trail, record, evidence);
+      this.countServedToken(trail, record);
       return;
     }
-    if (status !== undefined) this.countServedToken(trail, record, evidence);
+    if (status !== undefined) this.countServedToken(trail, record);
     if (status === undefined) this.endAttempt(trail, 'network', record);
     else if (status >= 500) {
-      if (trail.knownTerminal) trail.note('terminal-5xx', evidence);
+      if (trail.knownTerminal) this.note(trail, 'terminal-5xx', record);
       this.endAttempt(trail, 'server-error', record);
     } else {
       if (status === 400 || record.saysTerminal) trail.knownTerminal = true;
@@ -419,35 +498,35 @@ export class Analyzer {
   }
 
   /** Token answers other than 429 count against the limit: more than it inside one window means none came. */
-  private countServedToken(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
+  private countServedToken(trail: GenerationTrail, record: AccessRecord): void {
     const { tokenRateLimit, tokenRateWindowSeconds } = this.profile.limits;
     trail.tokenServedWithout429++;
     if (record.startMs === undefined) {
-      if (trail.tokenServedWithout429 === tokenRateLimit + 1) trail.overLimitEvidence = evidence;
+      if (trail.tokenServedWithout429 === tokenRateLimit + 1) trail.overLimitEvidence = this.sighting(record);
       return;
     }
     trail.tokenTimes.push(record.startMs);
     if (trail.tokenTimes.length > tokenRateLimit + 1) trail.tokenTimes.shift();
     const first = trail.tokenTimes[0]!;
-    if (trail.tokenTimes.length === tokenRateLimit + 1 && record.startMs - first < tokenRateWindowSeconds * 1000) trail.overLimitEvidence ??= evidence;
+    if (trail.tokenTimes.length === tokenRateLimit + 1 && record.startMs - first < tokenRateWindowSeconds * 1000) trail.overLimitEvidence ??= this.sighting(record);
   }
 
-  private streamAnswer(trail: GenerationTrail, record: AccessRecord, evidence: Sighting): void {
+  private streamAnswer(trail: GenerationTrail, record: AccessRecord): void {
     const { status } = record;
     const hadToken = trail.tokenIssued;
     trail.tokenIssued = false;
     if (record.tokenHash !== undefined) {
-      if (trail.usedTokens.includes(record.tokenHash) && status !== 429) trail.note('stream-without-token', this.sighting(record, () => ' (a single-use token sent again)'));
+      if (trail.usedTokens.includes(record.tokenHash) && status !== 429) this.note(trail, 'stream-without-token', record, TOKEN_SENT_AGAIN_NOTE);
       trail.usedTokens.push(record.tokenHash);
       if (trail.usedTokens.length > USED_TOKENS_KEPT) trail.usedTokens.shift();
     }
     if ((status === 422 || status === 401) && (hadToken || !record.hasToken)) {
-      trail.note('stream-without-token', this.sighting(record, () => (record.hasToken ? ' (token issued just before)' : ' (no token in the query)')));
+      this.note(trail, 'stream-without-token', record, record.hasToken ? TOKEN_JUST_ISSUED_NOTE : NO_TOKEN_NOTE);
     }
     if (status === undefined) return this.endAttempt(trail, 'network', record);
     if (status === 429) return this.endAttempt(trail, 'rate-limited', record);
     if (status >= 500) {
-      if (trail.knownTerminal) trail.note('terminal-5xx', evidence);
+      if (trail.knownTerminal) this.note(trail, 'terminal-5xx', record);
       return this.endAttempt(trail, 'server-error', record);
     }
     if (status >= 300) return this.endAttempt(trail, 'stream-refused', record);
@@ -455,7 +534,7 @@ export class Analyzer {
     const durationMs = record.startMs !== undefined && record.endMs !== undefined ? record.endMs - record.startMs : undefined;
     if (durationMs !== undefined) recordMs(this.streamDurations, durationMs);
     if (record.startMs !== undefined && trail.streamOpenUntilMs !== undefined && record.startMs + this.resolutionMs < trail.streamOpenUntilMs) {
-      trail.note('two-streams', evidence);
+      this.note(trail, 'two-streams', record);
     }
     if (record.endMs !== undefined) trail.streamOpenUntilMs = record.endMs;
     if (record.terminalEvent) {
@@ -466,13 +545,12 @@ export class Analyzer {
     if ((record.events ?? 0) > 0) trail.retriesInRow = 0;
     const shortEmpty = (record.events ?? 0) === 0 && (durationMs === undefined || durationMs < this.settings.shortStreamMs);
     if (shortEmpty) {
-      const sighting = durationMs === undefined ? evidence : this.sighting(record, () => `, closed after ${formatMs(durationMs)} with no event`);
-      if (trail.knownTerminal) trail.note('terminal-stream-200', sighting);
+      if (trail.knownTerminal) this.note(trail, 'terminal-stream-200', record, trail.keeps('terminal-stream-200') ? closedAfterNote(durationMs) : undefined);
       else {
         trail.shortEmptyRun++;
-        if (trail.shortEmptyRunEvidence.length < EVIDENCE_HEAD) trail.shortEmptyRunEvidence.push(sighting);
-        if (trail.shortEmptyRun === INFERRED_TERMINAL_RUN) for (const seen of trail.shortEmptyRunEvidence) trail.note('terminal-stream-200', seen);
-        else if (trail.shortEmptyRun > INFERRED_TERMINAL_RUN) trail.note('terminal-stream-200', sighting);
+        if (trail.shortEmptyRunEvidence.length < EVIDENCE_HEAD) trail.shortEmptyRunEvidence.push(this.sighting(record, closedAfterNote(durationMs)));
+        if (trail.shortEmptyRun === INFERRED_TERMINAL_RUN) for (const seen of trail.shortEmptyRunEvidence) trail.noteSighting('terminal-stream-200', seen);
+        else if (trail.shortEmptyRun > INFERRED_TERMINAL_RUN) this.note(trail, 'terminal-stream-200', record, trail.keeps('terminal-stream-200') ? closedAfterNote(durationMs) : undefined);
       }
     } else {
       trail.shortEmptyRun = 0;
@@ -521,15 +599,28 @@ export class Analyzer {
 
   private totalsOf(client: string): ClientTotals {
     let totals = this.clientTotals.get(client);
-    if (totals === undefined) this.clientTotals.set(client, (totals = { requests: 0, tokenRequests: 0, streams: 0, trails: new Map(), statuses: new Map() }));
+    if (totals === undefined) {
+      totals = { requests: 0, tokenRequests: 0, streams: 0, trails: new Map(), statuses: new StatusCounts(), lastRoute: undefined, otherRoute: undefined };
+      this.clientTotals.set(detached(client), totals);
+    }
     return totals;
+  }
+
+  /** The route of a record's path: one of the client's last two, else a new one. */
+  private routeOf(totals: ClientTotals, path: string): Route {
+    const last = totals.lastRoute;
+    if (last !== undefined && last.known.path === path) return last;
+    const other = totals.otherRoute;
+    totals.otherRoute = last;
+    if (other !== undefined && other.known.path === path) return (totals.lastRoute = other);
+    return (totals.lastRoute = { known: this.matcher.match(path), trail: undefined });
   }
 
   private trailOf(client: string, generation: string, totals: ClientTotals): GenerationTrail {
     let trail = totals.trails.get(generation);
     if (trail === undefined) {
-      trail = new GenerationTrail(client, generation);
-      totals.trails.set(generation, trail);
+      trail = new GenerationTrail(detached(client), detached(generation));
+      totals.trails.set(trail.generation, trail);
       this.trails.push(trail);
     }
     return trail;
@@ -537,7 +628,7 @@ export class Analyzer {
 
   private endDelaysOf(kind: EndKind) {
     let measured = this.endDelays.get(kind);
-    if (measured === undefined) this.endDelays.set(kind, (measured = { seen: 0, retried: 0, delays: new Samples(), intervals: new Samples() }));
+    if (measured === undefined) this.endDelays.set(kind, (measured = { seen: 0, retried: 0, delays: new Samples(), intervals: new RunningMean() }));
     return measured;
   }
 
@@ -569,7 +660,7 @@ export class Analyzer {
         streams: totals.streams,
         retries,
         maxRetriesInRow: maxOf(clientTrails, (trail) => trail.maxRetriesInRow),
-        statuses: Object.fromEntries([...totals.statuses].map(([status, n]) => [String(status), n])),
+        statuses: totals.statuses.byStatus(),
         naiveLike: clientTrails.some((trail) => isNaiveLike(trail, settings)),
         findings: FINDING_IDS.filter((id) => ids.has(id)),
       };
@@ -601,7 +692,7 @@ export class Analyzer {
 
   /** A trail's end-of-log checks: the token limit never enforced. */
   private closeTrail(trail: GenerationTrail): void {
-    if (!trail.saw429 && trail.overLimitEvidence !== undefined) trail.note('no-429', trail.overLimitEvidence);
+    if (!trail.saw429 && trail.overLimitEvidence !== undefined) trail.noteSighting('no-429', trail.overLimitEvidence);
   }
 
   /** Many clients whose first reconnect came after the same delay (to the millisecond): no jitter. */
@@ -615,7 +706,7 @@ export class Analyzer {
     for (const trail of delayed) {
       const first = trail.firstRetry!;
       const delayMs = trail.firstRetryDelayMs!;
-      trail.note('no-jitter', { record: first.record, file: first.file, unit: first.unit, note: () => ` (first reconnect after ${formatMs(delayMs)})` });
+      trail.note('no-jitter', first.record, first.file, first.unit, firstReconnectNote(delayMs));
     }
   }
 
@@ -705,7 +796,7 @@ export class Analyzer {
   private behaviour(trails: readonly GenerationTrail[]): MeasuredBehaviour {
     const ends: Partial<Record<EndKind, EndBehaviour>> = {};
     for (const [kind, measured] of this.endDelays) {
-      ends[kind] = { seen: measured.seen, retried: measured.retried, delayMs: measured.delays.median(), intervalMs: measured.intervals.median() };
+      ends[kind] = { seen: measured.seen, retried: measured.retried, delayMs: measured.delays.median(), intervalMs: measured.intervals.mean() };
     }
     return {
       ends,

@@ -1,10 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
-import { createInterface } from 'node:readline';
 import { UsageError } from '../errors.js';
 import type { ProfileTerminal } from '../engine/target.js';
 import type { AnalyzeResult, Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
+import { LineSplitter } from './lineSplitter.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
 import type { LogFormat } from './record.js';
 
@@ -36,6 +36,14 @@ export interface ReadOptions {
 const DETECT_LINES = 20;
 const UNREADABLE_SHOWN = 5;
 const BLANK = /^\s*$/;
+const SPACE = 32;
+const TILDE = 126;
+
+/** Most lines start with printable ASCII: the regular expression only for the few that do not. */
+function isBlank(line: string): boolean {
+  const first = line.charCodeAt(0);
+  return line.length === 0 || ((first <= SPACE || first > TILDE) && BLANK.test(line));
+}
 
 function lineReaderFor(format: Exclude<LogFormat, 'har'>, fields: JsonFieldMap): LineReader {
   switch (format) {
@@ -65,7 +73,7 @@ function openFile(file: string): Promise<NodeJS.ReadableStream> {
 export async function readInto(file: string, analyzer: Analyzer, options: ReadOptions): Promise<FileReport> {
   const name = file === '-' ? 'stdin' : file;
   const input: NodeJS.ReadableStream = file === '-' ? options.stdin : await openFile(file);
-  const lines = createInterface({ input, crlfDelay: Infinity });
+  const splitter = new LineSplitter();
   let format = options.format;
   let reader: LineReader | undefined;
   let lineNumber = 0;
@@ -82,40 +90,45 @@ export async function readInto(file: string, analyzer: Analyzer, options: ReadOp
     unreadable++;
     if (unreadableLines.length < UNREADABLE_SHOWN) unreadableLines.push(line);
   };
-  try {
-    for await (const line of lines) {
-      lineNumber++;
-      if (format === 'har') {
-        harBytes += line.length + 1;
-        if (harBytes > HAR_MAX_BYTES) throw new UsageError(`analyze: ${name} is a HAR over ${HAR_MAX_BYTES / 1024 / 1024} MB; a HAR is one JSON document and is read whole, so larger ones are refused (split the recording, or export the access log instead)`);
-        harParts.push(line);
-        continue;
-      }
-      if (BLANK.test(line)) continue;
-      if (format === undefined) {
-        format = detectFormat(line);
-        if (format === undefined) {
-          skip(lineNumber);
-          if (lineNumber >= DETECT_LINES) break;
-          continue;
-        }
-        if (format === 'har') {
-          harParts.push(line);
-          harBytes += line.length + 1;
-          continue;
-        }
-      }
-      if (reader === undefined) {
-        reader = lineReaderFor(format, options.jsonFields);
-        analyzer.beginFile(basename(name), reader.resolutionMs);
-      }
-      if (!reader.read(line, lineNumber, emit)) skip(lineNumber);
+  const readLine = (line: string): boolean => {
+    lineNumber++;
+    if (format === 'har') {
+      harBytes += line.length + 1;
+      if (harBytes > HAR_MAX_BYTES) throw new UsageError(`analyze: ${name} is a HAR over ${HAR_MAX_BYTES / 1024 / 1024} MB; a HAR is one JSON document and is read whole, so larger ones are refused (split the recording, or export the access log instead)`);
+      harParts.push(line);
+      return true;
     }
+    if (isBlank(line)) return true;
+    if (format === undefined) {
+      format = detectFormat(line);
+      if (format === undefined) {
+        skip(lineNumber);
+        return lineNumber < DETECT_LINES;
+      }
+      if (format === 'har') {
+        harParts.push(line);
+        harBytes += line.length + 1;
+        return true;
+      }
+    }
+    if (reader === undefined) {
+      reader = lineReaderFor(format, options.jsonFields);
+      analyzer.beginFile(basename(name), reader.resolutionMs);
+    }
+    if (!reader.read(line, lineNumber, emit)) skip(lineNumber);
+    return true;
+  };
+  try {
+    let reading = true;
+    for await (const chunk of input) {
+      reading = splitter.push(chunk as Buffer | string, readLine);
+      if (!reading) break;
+    }
+    if (reading) splitter.end(readLine);
   } catch (error) {
     if (error instanceof UsageError) throw error;
     throw new UsageError(`analyze: cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
   } finally {
-    lines.close();
     if ('destroy' in input && file !== '-') (input as { destroy(): void }).destroy();
   }
   if (format === undefined) {

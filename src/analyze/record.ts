@@ -50,14 +50,16 @@ export type RecordFields = Pick<AccessRecord, 'line' | 'client' | 'method' | 'st
  * microseconds a line in V8, more than reading the line.
  */
 export function accessRecord(fields: RecordFields): AccessRecord {
-  const { path, hasToken, tokenHash } = splitTarget(fields.target);
+  const { target } = fields;
+  const question = target.indexOf('?');
+  const token = question < 0 ? undefined : TOKEN_PARAMETER.exec(target.slice(question + 1))?.[1];
   return {
     line: fields.line,
     client: fields.client,
     method: fields.method,
-    path,
-    hasToken,
-    tokenHash,
+    path: question < 0 ? target : target.slice(0, question),
+    hasToken: token !== undefined && token !== '',
+    tokenHash: token ? hashToken(token) : undefined,
     status: fields.status,
     startMs: fields.startMs,
     endMs: fields.endMs,
@@ -71,6 +73,8 @@ export function accessRecord(fields: RecordFields): AccessRecord {
   };
 }
 
+const TOKEN_PARAMETER = /(?:^|&)token=([^&]*)/;
+
 /** FNV-1a: enough to tell tokens apart in one log, and the token itself is never kept. */
 export function hashToken(token: string): number {
   let hash = 0x811c9dc5;
@@ -78,18 +82,24 @@ export function hashToken(token: string): number {
   return hash >>> 0;
 }
 
-/** Splits a request target into path, token presence and token hash. */
-function splitTarget(target: string): Pick<AccessRecord, 'path' | 'hasToken' | 'tokenHash'> {
-  const question = target.indexOf('?');
-  if (question < 0) return { path: target, hasToken: false, tokenHash: undefined };
-  const token = /(?:^|&)token=([^&]*)/.exec(target.slice(question + 1))?.[1];
-  return { path: target.slice(0, question), hasToken: token !== undefined && token !== '', tokenHash: token ? hashToken(token) : undefined };
+/**
+ * A copy of `text` that holds nothing else: V8 cuts a substring as a view of the string it came
+ * from, so a kept key cut from a line would keep the whole chunk of the log that line was in.
+ */
+export function detached(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
 }
 
 export interface EndpointMatch {
   readonly endpoint: EndpointName;
   /** The `{id}` captured; undefined for the create endpoint or an abbreviated path. */
   readonly generationId: string | undefined;
+}
+
+/** A path as the matcher knows it: a copy that holds nothing else, and the endpoint it names, if any. */
+export interface KnownPath {
+  readonly path: string;
+  readonly match: EndpointMatch | undefined;
 }
 
 const MATCH_CACHE_SIZE = 100_000;
@@ -116,14 +126,17 @@ export class EndpointMatcher {
   }
 
   /** Paths repeat (one per generation and endpoint): each is matched by the patterns once. */
-  private readonly cache = new Map<string, EndpointMatch | undefined>();
+  private readonly cache = new Map<string, KnownPath>();
 
-  match(path: string): EndpointMatch | undefined {
-    if (this.cache.has(path)) return this.cache.get(path);
+  match(path: string): KnownPath {
+    const cached = this.cache.get(path);
+    if (cached !== undefined) return cached;
     if (this.cache.size >= MATCH_CACHE_SIZE) this.cache.clear();
-    const match = this.matchPatterns(path);
-    this.cache.set(path, match);
-    return match;
+    // Matched on the copy, so the id it captures is cut from the copy too.
+    const key = detached(path);
+    const known: KnownPath = { path: key, match: this.matchPatterns(key) };
+    this.cache.set(key, known);
+    return known;
   }
 
   private matchPatterns(path: string): EndpointMatch | undefined {

@@ -3,8 +3,9 @@ import type { SecretSink } from '../engine/secrets.js';
 import type { Clock } from '../engine/clock.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type TransportFailureKind } from '../engine/connection.js';
 import { terminalEventTest } from '../engine/contractEvents.js';
-import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
-import { isHttpFailure, type HttpExchange, type HttpFailure } from '../engine/http.js';
+import { GenerationsApi, describeRefusal, type TokenResult } from '../engine/generationsApi.js';
+import type { HttpExchange, HttpFailure } from '../engine/http.js';
+import { waitForStatus } from '../engine/statusWait.js';
 import type { Profile, TargetOptions } from '../engine/target.js';
 import { recordStream, type RecordRequest, type RecordedStream, type RecordingEnv } from './recording.js';
 import { sameSilence, silenceBeforeCut } from '../engine/silence.js';
@@ -98,7 +99,7 @@ export class CheckContext {
   constructor(private readonly settings: CheckSettings) {
     this.target = settings.target;
     this.profile = settings.target.profile;
-    this.api = new GenerationsApi(settings.target, settings.dispatcher, settings.secrets);
+    this.api = new GenerationsApi(settings.target, { dispatcher: settings.dispatcher, clock: settings.clock, secrets: settings.secrets });
     this.clock = settings.clock;
     this.slow = settings.slow;
     this.env = {
@@ -109,6 +110,7 @@ export class CheckContext {
       maxLineBytes: settings.target.maxLineBytes,
       headersTimeoutMs: settings.target.headersTimeoutMs,
       isTerminal: terminalEventTest(settings.target.profile),
+      followRedirects: settings.target.followRedirects,
     };
   }
 
@@ -141,19 +143,17 @@ export class CheckContext {
       if (!this.profile.usesTokens) return { ok: false, reason: 'the generic profile has no generations' };
       const prompt = role === 'failing' ? this.profile.fixtures.failingPrompt : this.profile.fixtures.completingPrompt;
       const created = await this.api.create(prompt, this.signal);
-      if (isHttpFailure(created)) {
-        const reason = this.failureReason(`create ${this.api.url('create')}`, created);
+      if (!created.ok) {
+        const reason =
+          'failure' in created
+            ? this.failureReason(`create ${this.api.url('create')}`, created.failure)
+            : `could not create the ${role} fixture: ${describeRefusal(created, 'create')} (check --auth and profile.fixtures)`;
         this.fixtureProblems.push(reason);
         return { ok: false, reason };
       }
-      const id = (created.json as { id?: unknown } | undefined)?.id;
-      if (created.status >= 300 || (typeof id !== 'string' && typeof id !== 'number')) {
-        const reason = `could not create the ${role} fixture: the create endpoint answered ${created.status} ${detailOf(created)} (check --auth and profile.fixtures)`;
-        this.fixtureProblems.push(reason);
-        return { ok: false, reason };
-      }
-      this.fixtureIds[role] = String(id);
-      return { ok: true, value: { role, id: String(id), createdAt: this.clock.now() } };
+      const { id } = created;
+      this.fixtureIds[role] = id;
+      return { ok: true, value: { role, id, createdAt: this.clock.now() } };
     });
   }
 
@@ -185,29 +185,16 @@ export class CheckContext {
 
   /** Polls the status endpoint until the generation is terminal, within the profile's generation timeout. */
   async waitForTerminal(id: string): Promise<Available<TerminalGeneration>> {
-    const deadline = this.clock.now() + this.profile.limits.generationTimeoutSeconds * 1000;
-    let pauseMs = 50;
-    for (;;) {
-      const answer = await this.api.status(id, this.signal);
-      if (isHttpFailure(answer)) return { ok: false, reason: this.failureReason(`status ${this.api.url('status', id)}`, answer) };
-      const body = answer.json as { status?: unknown; error_message?: unknown } | undefined;
-      if (answer.status !== 200 || typeof body?.status !== 'string') {
-        return { ok: false, reason: `the status endpoint answered ${answer.status} ${detailOf(answer)} for generation ${id}` };
-      }
-      if (this.profile.terminal.statuses.includes(body.status)) {
-        const errorMessage = typeof body.error_message === 'string' && body.error_message !== '' ? body.error_message : undefined;
-        return { ok: true, value: { id, status: body.status, errorMessage } };
-      }
-      if (this.signal.aborted) return { ok: false, reason: 'stopped' };
-      if (this.clock.now() >= deadline) {
-        return {
-          ok: false,
-          reason: `generation ${id} was still "${body.status}" after ${this.profile.limits.generationTimeoutSeconds} s (profile.limits.generationTimeoutSeconds)`,
-        };
-      }
-      await this.clock.sleep(pauseMs, this.signal);
-      pauseMs = Math.min(500, pauseMs * 2);
+    const { generationTimeoutSeconds } = this.profile.limits;
+    const wait = await waitForStatus(this.api, id, this.profile.terminal.statuses, { clock: this.clock, signal: this.signal, deadline: this.clock.now() + generationTimeoutSeconds * 1000 });
+    if (wait.reached) return { ok: true, value: { id, status: wait.state.status, errorMessage: wait.state.errorMessage } };
+    if (wait.why === 'answer') {
+      const { answer } = wait;
+      if ('failure' in answer) return { ok: false, reason: this.failureReason(`status ${this.api.url('status', id)}`, answer.failure) };
+      return { ok: false, reason: `${describeRefusal(answer, 'status')} for generation ${id}` };
     }
+    if (wait.why === 'aborted') return { ok: false, reason: 'stopped' };
+    return { ok: false, reason: `generation ${id} was still "${wait.last?.status}" after ${generationTimeoutSeconds} s (profile.limits.generationTimeoutSeconds)` };
   }
 
   /** A stream URL ready to open: a fresh token for `role`'s generation, or the plain URL. */
@@ -231,8 +218,7 @@ export class CheckContext {
   ticketFrom(id: string, token: TokenResult): Available<StreamTicket> {
     if ('failure' in token) return { ok: false, reason: this.failureReason(`token ${this.api.url('token', id)}`, token.failure) };
     if (!token.ok) {
-      const why = 'unusable' in token ? token.unusable : `the token endpoint answered ${token.exchange.status} ${token.detail}`;
-      return { ok: false, reason: `${why} for generation ${id} (see token.issue)` };
+      return { ok: false, reason: `${describeRefusal(token, 'token')} for generation ${id} (see token.issue)` };
     }
     return { ok: true, value: { url: token.token.streamUrl, generationId: id, tokenExchange: token.exchange } };
   }

@@ -1,4 +1,4 @@
-import { describeEnd } from '../engine/clientPolicy.js';
+import { describeBody, describeEnd } from '../engine/connection.js';
 import { detailOf } from '../engine/generationsApi.js';
 import type { HttpExchange } from '../engine/http.js';
 import type { TokenResult } from '../engine/generationsApi.js';
@@ -53,7 +53,7 @@ export function readableStream(recording: RecordedStream): Available<RecordedStr
   const { open, end } = recording.result;
   if (open === undefined) return { ok: false, reason: `the stream did not open: ${describeEnd(end)}` };
   if (end.kind === 'http-error') return { ok: false, reason: `the stream answered HTTP ${end.status} instead of a stream` };
-  if (end.kind === 'wrong-content-type') return { ok: false, reason: `the stream was not text/event-stream (see stream.headers)` };
+  if (end.kind === 'wrong-content-type' || end.kind === 'binary-body') return { ok: false, reason: `${describeBody(end.body)} (see stream.headers)` };
   return { ok: true, value: recording };
 }
 

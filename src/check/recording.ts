@@ -40,6 +40,7 @@ export interface RecordingEnv {
   readonly maxLineBytes: number;
   readonly headersTimeoutMs: number;
   readonly isTerminal: (event: SseEvent) => boolean;
+  readonly followRedirects: boolean;
 }
 
 /** Opens one stream and keeps everything it said, with arrival times, until it ends or `stopWhen`. */
@@ -67,6 +68,7 @@ export async function recordStream(env: RecordingEnv, req: RecordRequest): Promi
       clock: env.clock,
       signal: AbortSignal.any([env.signal, stopper.signal]),
       isTerminal: env.isTerminal,
+      followRedirects: env.followRedirects,
     },
     {
       onOpen: (open) => {

@@ -1,5 +1,5 @@
 import { UnreachableError } from '../errors.js';
-import { systemClock, type Clock } from '../engine/clock.js';
+import { systemClock, type Clock, type TimerId } from '../engine/clock.js';
 import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl, type SecretSink } from '../engine/secrets.js';
 import type { Profile, TargetOptions } from '../engine/target.js';
@@ -66,7 +66,7 @@ export async function runCheck(options: CheckOptions, callbacks: CheckCallbacks 
     await Promise.all(
       plan.run.map(async (rule) => {
         const ruleStartedAt = clock.now();
-        const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule);
+        const outcome = await withTimeout(rule.run(ctx), ruleTimeoutMs(target), rule, clock);
         // A rule cut short by Ctrl-C saw a connection we closed, not something the target did.
         const interrupted = options.signal?.aborted === true;
         const ended = result(rule, interrupted ? { status: 'skip', message: 'interrupted before this rule finished', evidence: {} } : outcome, clock.now() - ruleStartedAt);
@@ -131,27 +131,26 @@ function toResult(rule: Rule, outcome: RuleOutcome, durationMs: number, profile:
 }
 
 /** Generous: every rule bounds its own waits; this only keeps a bug from hanging the run. */
-function ruleTimeoutMs(target: TargetOptions): number {
+export function ruleTimeoutMs(target: TargetOptions): number {
   const { limits } = target.profile;
   return (limits.generationTimeoutSeconds + limits.streamMaxSeconds + limits.tokenExpiresSeconds + limits.tokenRateWindowSeconds * 1.1 + 10) * 1000;
 }
 
-async function withTimeout(outcome: Promise<RuleOutcome>, timeoutMs: number, rule: Rule): Promise<RuleOutcome> {
-  let timer: NodeJS.Timeout | undefined;
+/** A rule's outcome, or a failure when it has not finished `timeoutMs` after it started (on `clock`). */
+async function withTimeout(outcome: Promise<RuleOutcome>, timeoutMs: number, rule: Rule, clock: Clock): Promise<RuleOutcome> {
+  let timer: TimerId | undefined;
   const timedOut = new Promise<RuleOutcome>((resolve) => {
-    timer = setTimeout(
-      () =>
-        resolve({
-          status: 'fail',
-          message: `${rule.id} did not finish within ${Math.round(timeoutMs / 1000)} s: the target stalled (a request or stream that never answered nor ended)`,
-          evidence: { timeoutMs },
-        }),
-      timeoutMs,
+    timer = clock.schedule(timeoutMs, () =>
+      resolve({
+        status: 'fail',
+        message: `${rule.id} did not finish within ${Math.round(timeoutMs / 1000)} s: the target stalled (a request or stream that never answered nor ended)`,
+        evidence: { timeoutMs },
+      }),
     );
   });
   try {
     return await Promise.race([outcome, timedOut]);
   } finally {
-    clearTimeout(timer);
+    clock.cancel(timer);
   }
 }

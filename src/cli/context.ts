@@ -62,6 +62,7 @@ export function addTargetOptions(command: Command, { streamUrl = true } = {}): C
     .option('--config <file>', 'config file (default ./sse-doctor.config.json)')
     .option('--connect-timeout <duration>', 'connect timeout, e.g. 5s', duration)
     .option('--insecure', 'do not verify TLS certificates (a self-signed staging server); said loudly, never for production')
+    .option('--follow-redirects', 'follow 3xx redirects (at most 5; never with the bearer or a credential header to another origin)')
     .option('--json', 'machine-readable output on stdout');
   if (streamUrl) command.option('--url <url>', 'open this SSE URL directly (implies --profile generic)');
   return command;

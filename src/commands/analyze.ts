@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { Chalk } from 'chalk';
 import { Analyzer } from '../analyze/analyzer.js';
 import { clientModelSpec } from '../analyze/clientModel.js';
 import type { JsonFieldMap } from '../analyze/lineFormats.js';
@@ -8,8 +7,7 @@ import type { LogFormat } from '../analyze/record.js';
 import type { AnalyzeSettings } from '../analyze/settings.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import type { Profile } from '../engine/target.js';
-import { analyzeHtml } from '../reporters/analyzeHtml.js';
-import { analyzeTable } from '../reporters/analyzeTable.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface AnalyzeOptions {
   readonly files: readonly string[];
@@ -38,8 +36,8 @@ export async function analyze(options: AnalyzeOptions, io: AnalyzeIo): Promise<n
     files.push(await readInto(file, analyzer, { format: options.format, jsonFields: options.jsonFields, terminal: options.profile.terminal, stdin: io.stdin }));
   }
   const report: AnalyzeReport = { files, ...analyzer.finish() };
-  io.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : analyzeTable(report, new Chalk({ level: options.color ? 1 : 0 })));
-  writeOutput(options.htmlFile, '--html', () => analyzeHtml(report));
+  io.stdout.write(reporterFor('analyze', options.json ? 'json' : 'pretty', options)(report));
+  writeOutput(options.htmlFile, '--html', () => reporterFor('analyze', 'html')(report));
   writeOutput(options.clientModelFile, '--client-model', () => `${JSON.stringify(clientModelSpec(report.behaviour, files.map((file) => file.file).join(', ')), null, 2)}\n`);
   if (!options.json) {
     if (options.htmlFile !== undefined) io.stderr.write(`analyze: report page written to ${options.htmlFile}\n`);

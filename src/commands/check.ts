@@ -1,14 +1,9 @@
-import { Chalk } from 'chalk';
 import type { SecretSink } from '../engine/secrets.js';
 import ora from 'ora';
 import { runCheck, type CheckOptions } from '../check/runner.js';
 import { EXIT_CODES } from '../errors.js';
-import { renderCheckGithub } from '../reporters/checkGithub.js';
-import { renderCheckJson } from '../reporters/checkJson.js';
-import { renderCheckJunit } from '../reporters/checkJunit.js';
-import { renderRuleList, renderRuleListJson } from '../reporters/checkRules.js';
 import { RULES } from '../check/rules/index.js';
-import { renderCheckTable } from '../reporters/checkTable.js';
+import { reporterFor, type CheckOutput } from '../reporters/registry.js';
 
 /** The runner's options (less the clock, signal and rule set it gets from here) and how to report. */
 export interface CheckCommandOptions extends Omit<CheckOptions, 'clock' | 'signal' | 'rules'> {
@@ -39,7 +34,7 @@ export interface CheckCommandIo {
  */
 export async function check(options: CheckCommandOptions, io: CheckCommandIo): Promise<number> {
   if (options.list) {
-    io.stdout.write(options.json ? renderRuleListJson(RULES) : renderRuleList(RULES, new Chalk({ level: options.color ? 1 : 0 })));
+    io.stdout.write(reporterFor('check-rules', options.json ? 'json' : 'pretty', options)(RULES));
     return EXIT_CODES.ok;
   }
   // Progress only on a terminal: a pipe or a CI log gets the report and nothing else.
@@ -66,24 +61,15 @@ export async function check(options: CheckCommandOptions, io: CheckCommandIo): P
   ).finally(() => spinner.stop());
   if (io.signal?.aborted) io.stderr.write('check: interrupted; the report covers what ran\n');
 
-  if (options.junitFile !== undefined) {
-    io.writeFile(options.junitFile, renderCheckJunit(report));
-  }
+  const { paths, usesTokens } = options.target.profile;
+  const output: CheckOutput = {
+    report,
+    endpoints: { token: `POST ${paths.token}`, stream: usesTokens ? `GET ${paths.stream}?token=…` : `GET ${report.summary.target}` },
+  };
+  if (options.junitFile !== undefined) io.writeFile(options.junitFile, reporterFor('check', 'junit')(output));
   // Workflow commands are read from the job's output; with --json they go to stderr so stdout stays JSON.
-  if (options.githubActions) (options.json ? io.stderr : io.stdout).write(renderCheckGithub(report));
-  const { paths } = options.target.profile;
-  io.stdout.write(
-    options.json
-      ? renderCheckJson(report)
-      : renderCheckTable(
-          report,
-          {
-            token: `POST ${paths.token}`,
-            stream: options.target.profile.usesTokens ? `GET ${paths.stream}?token=…` : `GET ${report.summary.target}`,
-          },
-          new Chalk({ level: options.color ? 1 : 0 }),
-        ),
-  );
+  if (options.githubActions) (options.json ? io.stderr : io.stdout).write(reporterFor('check', 'github')(output));
+  io.stdout.write(reporterFor('check', options.json ? 'json' : 'pretty', options)(output));
   if (report.summary.interrupted) return EXIT_CODES.interrupted;
   return report.summary.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
 }

@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs';
-import { Chalk } from 'chalk';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import { startJudgeArena, type JudgeArena } from '../judge/arena.js';
@@ -9,10 +8,7 @@ import { judgePolicy } from '../judge/policy.js';
 import { runJudge } from '../judge/runner.js';
 import type { JudgeCaseName, JudgeReport } from '../judge/types.js';
 import type { Profile } from '../engine/target.js';
-import { renderJudgeHtml } from '../reporters/judgeHtml.js';
-import { renderJudgeJson } from '../reporters/judgeJson.js';
-import { renderJudgeJunit } from '../reporters/judgeJunit.js';
-import { renderJudgeTable } from '../reporters/judgeTable.js';
+import { reporterFor } from '../reporters/registry.js';
 import { startReferenceServer, type ReferenceServer } from '../server/referenceServer.js';
 
 export interface JudgeOptions {
@@ -70,6 +66,10 @@ export async function judge(options: JudgeOptions, io: JudgeIo): Promise<number>
       },
     );
     writeJudgeReports(report, options, io);
+    if (report.interrupted) {
+      io.stderr.write('judge: interrupted; the report covers what ran\n');
+      return EXIT_CODES.interrupted;
+    }
     if (report.cases.every((result) => result.verdict === 'not-run')) {
       io.stderr.write(neverCame(report, options));
       return EXIT_CODES.unreachable;
@@ -97,9 +97,9 @@ export function writeJudgeReports(report: JudgeReport, options: Pick<JudgeOption
       throw new UsageError(`${flag}: cannot write ${file} (${(error as Error).message})`, { cause: error });
     }
   };
-  write(options.junitFile, '--junit', () => renderJudgeJunit(report));
-  write(options.htmlFile, '--html', () => renderJudgeHtml(report));
-  io.stdout.write(options.json ? renderJudgeJson(report) : renderJudgeTable(report, new Chalk({ level: options.color ? 1 : 0 })));
+  write(options.junitFile, '--junit', () => reporterFor('judge', 'junit')(report));
+  write(options.htmlFile, '--html', () => reporterFor('judge', 'html')(report));
+  io.stdout.write(reporterFor('judge', options.json ? 'json' : 'pretty', options)(report));
 }
 
 function neverCame(report: JudgeReport, options: JudgeOptions): string {

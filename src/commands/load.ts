@@ -1,4 +1,3 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError } from '../errors.js';
 import { openFilesLimit, socketLimitWarning } from '../load/fileLimit.js';
 import { defaultPartFile, type LoadPart } from '../load/part.js';
@@ -7,9 +6,8 @@ import { buildLoadReport, type LoadReport } from '../load/report.js';
 import { runLoad } from '../load/runner.js';
 import type { Threshold } from '../load/thresholds.js';
 import { Ticker } from '../load/ticker.js';
-import { loadHtml } from '../reporters/loadHtml.js';
-import { loadJson } from '../reporters/loadJson.js';
-import { describeLoadError, loadTable } from '../reporters/loadTable.js';
+import { describeLoadError } from '../reporters/loadTable.js';
+import { reporterFor } from '../reporters/registry.js';
 import { FATAL_TRANSPORT_KINDS } from '../engine/connection.js';
 
 /** How a load report is shown; shared by `load` and `merge`. */
@@ -81,9 +79,9 @@ export async function load(options: LoadOptions, io: LoadIo): Promise<number> {
 
 /** Prints the report (table or JSON), writes the HTML page, and returns the exit code. */
 export function writeLoadReport(report: LoadReport, options: LoadOutputOptions, io: Pick<LoadIo, 'stdout' | 'stderr' | 'writeFile'>): number {
-  io.stdout.write(options.json ? loadJson(report) : loadTable(report, new Chalk({ level: options.color ? 1 : 0 })));
+  io.stdout.write(reporterFor('load', options.json ? 'json' : 'pretty', options)(report));
   if (options.htmlFile !== undefined) {
-    io.writeFile(options.htmlFile, loadHtml(report));
+    io.writeFile(options.htmlFile, reporterFor('load', 'html')(report));
     if (!options.json) io.stderr.write(`load: report page written to ${options.htmlFile}\n`);
   }
   return report.verdict === 'pass' ? EXIT_CODES.ok : EXIT_CODES.findings;

@@ -1,8 +1,8 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { startFaultProxy, type FaultProxy, type FaultRules } from '../proxy/faultProxy.js';
-import { proxyJsonLine, proxyPrettyLine, type ProxyLogItem } from '../reporters/proxyLog.js';
+import type { ProxyLogItem } from '../reporters/proxyLog.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface ProxyOptions {
   /** The target's base URL; clients use the printed URL (same path, the proxy's origin) instead. */
@@ -22,9 +22,9 @@ export interface ProxyOptions {
  */
 export async function proxy(options: ProxyOptions, io: { stdout: NodeJS.WritableStream; signal?: AbortSignal }): Promise<number> {
   const clock = options.clock ?? systemClock;
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const line = reporterFor('proxy-log', options.json ? 'json' : 'pretty', options);
   const startedAt = clock.now();
-  const emit = (item: ProxyLogItem) => io.stdout.write(options.json ? proxyJsonLine(item) : `${proxyPrettyLine(item, c)}\n`);
+  const emit = (item: ProxyLogItem) => io.stdout.write(line(item));
   let requests = 0;
   let streams = 0;
   let server: FaultProxy;

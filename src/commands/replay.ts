@@ -1,4 +1,3 @@
-import { Chalk } from 'chalk';
 import ora from 'ora';
 import type { SecretSink } from '../engine/secrets.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
@@ -6,9 +5,7 @@ import type { TargetOptions } from '../engine/target.js';
 import { builtinScenarios } from '../replay/registry.js';
 import { runScenarios } from '../replay/runner.js';
 import type { ReplaySettings } from '../replay/scenario.js';
-import { replayJson } from '../reporters/replayJson.js';
-import { replayList, replayListJson } from '../reporters/replayList.js';
-import { replayPretty } from '../reporters/replayPretty.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface ReplayOptions {
   readonly target: TargetOptions;
@@ -33,11 +30,11 @@ export interface ReplayCommandIo {
 export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promise<number> {
   if (options.list) {
     const scenarios = await builtinScenarios();
-    io.stdout.write(options.json ? replayListJson(scenarios) : replayList(scenarios));
+    io.stdout.write(reporterFor('replay-list', options.json ? 'json' : 'pretty')(scenarios));
     return EXIT_CODES.ok;
   }
   if (options.scenario === undefined) throw new UsageError('replay: name a scenario (see replay --list) or the path of a scenario module');
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const scenarioReport = reporterFor('replay-scenario', 'pretty', options);
   // Progress only for a person at a terminal; a pipe or CI gets nothing on stderr but errors.
   const spinner = ora({ stream: io.stderr, discardStdin: false, isSilent: !io.stderrIsTty });
   try {
@@ -51,12 +48,12 @@ export async function replay(options: ReplayOptions, io: ReplayCommandIo): Promi
         onScenarioEnd: (scenario, scenarioReports) => {
           spinner.stop();
           // Pretty reports appear as each scenario ends; JSON is one document at the end.
-          if (!options.json && scenarioReports.length > 0) io.stdout.write(replayPretty(scenario, scenarioReports, c));
+          if (!options.json && scenarioReports.length > 0) io.stdout.write(scenarioReport({ scenario, reports: scenarioReports }));
         },
       },
       options.settings,
     );
-    if (options.json) io.stdout.write(replayJson(reports));
+    if (options.json) io.stdout.write(reporterFor('replay', 'json')(reports));
     if (io.signal?.aborted) {
       io.stderr.write('replay: interrupted; the report covers what ran\n');
       return EXIT_CODES.interrupted;

@@ -1,20 +1,18 @@
-import { Chalk } from 'chalk';
 import { EXIT_CODES, UnreachableError, UsageError } from '../errors.js';
 import { systemClock, type Clock } from '../engine/clock.js';
-import { createClientModel, describeEnd } from '../engine/clientPolicy.js';
-import { describeTransportFailure, type FlowControl } from '../engine/connection.js';
-import { GenerationsApi, detailOf, whyNoToken } from '../engine/generationsApi.js';
-import { createDispatcher, isHttpFailure } from '../engine/http.js';
+import { createClientModel } from '../engine/clientPolicy.js';
+import { describeEnd, describeTransportFailure, type FlowControl } from '../engine/connection.js';
+import { GenerationsApi, answerError, whyRefused } from '../engine/generationsApi.js';
+import { createDispatcher } from '../engine/http.js';
 import { redactStreamUrl, shortenToken, type SecretSink } from '../engine/secrets.js';
 import { heldBackLimitMs } from '../engine/heldBack.js';
-import { StreamObserver, type Observation } from '../engine/streamObserver.js';
+import { StreamObserver, describeObservation } from '../engine/streamObserver.js';
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
 import type { SseNotice } from '../engine/sseDecoder.js';
 import type { TailItem } from '../reporters/tailItems.js';
-import { tailJsonLine } from '../reporters/tailJson.js';
-import { tailPrettyLine } from '../reporters/tailPretty.js';
+import { reporterFor } from '../reporters/registry.js';
 
 export interface TailOptions {
   readonly target: TargetOptions;
@@ -42,14 +40,14 @@ export async function tail(
   const { profile } = target;
   const startedAt = clock.now();
   const since = (t: number) => t - startedAt;
-  const c = new Chalk({ level: options.color ? 1 : 0 });
+  const line = reporterFor('tail-item', options.json ? 'json' : 'pretty', options);
   const emit = (item: TailItem) => {
-    const line = options.json ? tailJsonLine(item) : tailPrettyLine(item, c);
-    if (line !== undefined) io.stdout.write(line.endsWith('\n') ? line : `${line}\n`);
+    const text = line(item);
+    if (text !== '') io.stdout.write(text);
   };
   const dispatcher = createDispatcher(target);
   try {
-    const api = new GenerationsApi(target, dispatcher, io.secrets);
+    const api = new GenerationsApi(target, { dispatcher, clock, secrets: io.secrets });
     const { source, generationId } = await resolveSource(options, api, io.signal);
     if (generationId !== null) emit({ kind: 'generation', id: generationId, created: options.generationId === undefined, t: since(clock.now()) });
 
@@ -83,7 +81,7 @@ export async function tail(
             status: exchange.status,
             latencyMs: exchange.latencyMs,
             token: result.ok ? shortenToken(result.token.token) : null,
-            detail: result.ok ? null : whyNoToken(result),
+            detail: result.ok ? null : whyRefused(result),
             meaning: result.ok ? null : diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, profile.client.rateLimitFallbackSeconds, false).meaning,
             t: since(clock.now()),
           });
@@ -137,7 +135,8 @@ export async function tail(
     const buffered = stats.heldBackMs !== undefined && stats.heldBackMs > heldBackLimitMs(profile.limits.heartbeatSeconds * 1000);
     const ok = session.lastEnd?.kind === 'clean-terminal' && !buffered;
     // A 400 means "already terminal": what a good client does next is ask how it ended.
-    const finalState = lastTokenStatus === 400 && generationId !== null ? await generationState(api, generationId, io.signal) : undefined;
+    const finalAnswer = lastTokenStatus === 400 && generationId !== null ? await api.status(generationId, io.signal) : undefined;
+    const finalState = finalAnswer?.ok ? finalAnswer.state : undefined;
     if (finalState) emit({ kind: 'diagnostic', level: 'info', code: 'final-status', message: `generation is ${finalState.status}${finalState.errorMessage ? `: ${finalState.errorMessage}` : ''}`, t: since(clock.now()) });
     emit({
       kind: 'summary',
@@ -189,39 +188,8 @@ async function resolveSource(
   }
   const prompt = options.failing ? target.profile.fixtures.failingPrompt : target.profile.fixtures.completingPrompt;
   const created = await api.create(prompt, signal);
-  if (isHttpFailure(created)) {
-    throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
-  }
-  const id = (created.json as { id?: unknown } | undefined)?.id;
-  if (created.status >= 300 || typeof id !== 'string') {
-    throw new UsageError(`could not create a generation to tail: ${api.url('create')} answered ${created.status} ${detailOf(created)} (pass an existing id: sse-doctor tail <id>)`);
-  }
-  return { source: { kind: 'token', api, generationId: id }, generationId: id };
-}
-
-async function generationState(api: GenerationsApi, id: string, signal: AbortSignal | undefined): Promise<{ status: string; errorMessage: string | undefined } | undefined> {
-  const reply = await api.status(id, signal);
-  if (isHttpFailure(reply) || reply.status !== 200) return undefined;
-  const body = reply.json as { status?: unknown; error_message?: unknown } | undefined;
-  if (typeof body?.status !== 'string') return undefined;
-  return { status: body.status, errorMessage: typeof body.error_message === 'string' ? body.error_message : undefined };
-}
-
-function describeObservation(observation: Observation): string {
-  switch (observation.kind) {
-    case 'silence':
-      return `silence of ${(observation.gapMs / 1000).toFixed(1)} s, longer than the heartbeat interval (${observation.limitMs / 1000} s)`;
-    case 'progress-backwards':
-      return `progress went backwards: ${observation.from} -> ${observation.to}${observation.id ? ` at id ${observation.id}` : ''}`;
-    case 'duplicate-id':
-      return `event id ${observation.id} seen twice (the resume replayed it: Last-Event-ID ignored?)`;
-    case 'held-back':
-      return `events reached us up to ${(observation.delayMs / 1000).toFixed(1)} s after they were made${observation.burst > 1 ? `, ${observation.burst} in one burst` : ''}${observation.headersMs > observation.limitMs ? `, the headers held back with them (${(observation.headersMs / 1000).toFixed(1)} s)` : ''}: something in the path buffers the stream (proxy_buffering off, no compression on the stream route)`;
-    case 'idle-timeout': {
-      const timeoutMs = Math.min(...observation.silencesMs);
-      return `cut after ${observation.silencesMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' and again after ')} of silence: an idle timeout of about ${(timeoutMs / 1000).toFixed(1)} s somewhere in the path; send a heartbeat at least every ${(timeoutMs / 2000).toFixed(1)} s or raise the proxy's idle timeout (nginx proxy_read_timeout)`;
-    }
-  }
+  if (!created.ok) throw answerError(created, 'create', api.url('create'), 'pass an existing id: sse-doctor tail <id>');
+  return { source: { kind: 'token', api, generationId: created.id }, generationId: created.id };
 }
 
 function describeNotice(notice: Exclude<SseNotice, { kind: 'comment' }>): string {

@@ -1,12 +1,11 @@
-import { Chalk } from 'chalk';
-import { EXIT_CODES, UnreachableError } from '../errors.js';
-import { describeTransportFailure } from '../engine/connection.js';
-import { GenerationsApi, whyNoToken } from '../engine/generationsApi.js';
+import { EXIT_CODES } from '../errors.js';
+import { GenerationsApi, answerError, whyRefused } from '../engine/generationsApi.js';
 import type { SecretSink } from '../engine/secrets.js';
 import { createDispatcher } from '../engine/http.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
-import { tokenJson, tokenPretty, type TokenReport } from '../reporters/token.js';
+import { reporterFor } from '../reporters/registry.js';
+import type { TokenReport } from '../reporters/token.js';
 
 export interface TokenOptions {
   readonly target: TargetOptions;
@@ -19,13 +18,12 @@ export interface TokenOptions {
 export async function token(options: TokenOptions, io: { stdout: NodeJS.WritableStream; secrets?: SecretSink }): Promise<number> {
   const dispatcher = createDispatcher(options.target);
   try {
-    const api = new GenerationsApi(options.target, dispatcher, io.secrets);
+    const api = new GenerationsApi(options.target, { dispatcher, secrets: io.secrets });
     const result = await api.requestToken(options.generationId);
-    if ('failure' in result) {
-      throw new UnreachableError(`${api.url('token', options.generationId)}: ${describeTransportFailure(result.failure.failure, result.failure.code)}`);
-    }
+    // The answer is this command's subject: a refusal is its report (exit 1), only no answer is an error.
+    if ('failure' in result) throw answerError(result, 'token', api.url('token', options.generationId), 'check --base-url and the generation id');
     const { exchange } = result;
-    const detail = result.ok ? '' : whyNoToken(result);
+    const detail = result.ok ? '' : whyRefused(result);
     const diagnosis = diagnoseTokenStatus(exchange.status, exchange.retryAfterSeconds, options.target.profile.client.rateLimitFallbackSeconds, result.ok);
     const report: TokenReport = {
       generationId: options.generationId,
@@ -40,7 +38,7 @@ export async function token(options: TokenOptions, io: { stdout: NodeJS.Writable
       meaning: diagnosis.meaning,
       next: diagnosis.next,
     };
-    io.stdout.write(options.json ? tokenJson(report) : tokenPretty(report, new Chalk({ level: options.color ? 1 : 0 })));
+    io.stdout.write(reporterFor('token', options.json ? 'json' : 'pretty', options)(report));
     return result.ok ? EXIT_CODES.ok : EXIT_CODES.findings;
   } finally {
     await dispatcher.close();

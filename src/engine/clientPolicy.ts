@@ -1,10 +1,13 @@
 import type { ProfileClient } from './target.js';
-import { FATAL_TRANSPORT_KINDS, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
+import { systemClock, type Clock } from './clock.js';
+import { FATAL_TRANSPORT_KINDS, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
+import { REDIRECTS_NOT_FOLLOWED } from './redirects.js';
 
 /** What happened on one attempt, as a client policy sees it. */
 export type AttemptOutcome =
-  | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined }
+  /** `redirect`: for a 3xx, why it was not followed. */
+  | { readonly kind: 'token-refused'; readonly status: number; readonly retryAfterSeconds: number | undefined; readonly redirect?: string }
   | { readonly kind: 'token-failed'; readonly failure: TransportFailureKind; readonly code: string }
   | {
       readonly kind: 'stream';
@@ -48,49 +51,12 @@ export function retryDelay(retry: number, delaysMs: readonly number[], jitter: n
   return clampDelay(base * (1 + jitter * (2 * random() - 1))).ms;
 }
 
-/** Describes a stream end in a few words for logs and reasons. */
-export function describeEnd(end: StreamEnd): string {
-  switch (end.kind) {
-    case 'clean-terminal':
-      return 'closed cleanly after a terminal event';
-    case 'clean-no-terminal':
-      return 'closed cleanly without a terminal event';
-    case 'lingered':
-      return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
-    case 'silence':
-      return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
-    case 'max-duration':
-      return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
-    case 'http-error':
-      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${REDIRECTS_NOT_FOLLOWED})`}`;
-    case 'wrong-content-type':
-      return `wrong content type "${end.contentType || '(none)'}"`;
-    case 'line-too-long':
-      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
-    case 'timeout':
-      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
-    case 'aborted':
-      return 'stopped by the user';
-    case 'unreachable':
-    case 'tls':
-    case 'protocol':
-    case 'closed-before-answer':
-    case 'reset':
-    case 'abrupt-close':
-    case 'local-limit':
-      return describeTransportFailure(end.kind, end.code);
-  }
-}
-
-/** Why a 3xx ends the attempt: a redirect may carry the bearer to another origin, and a loop has no end. */
-export const REDIRECTS_NOT_FOLLOWED = 'sse-doctor does not follow redirects: point it at the final URL';
-
 /** What no retry can fix: a TLS or protocol failure, a redirect, or a 200 whose body is unusable. */
 function unfixable(outcome: AttemptOutcome): string | undefined {
   if (outcome.kind === 'token-failed') return FATAL_TRANSPORT_KINDS.includes(outcome.failure) ? `token request failed: ${describeTransportFailure(outcome.failure, outcome.code)}` : undefined;
   if (outcome.kind === 'token-refused') {
     if (outcome.status >= 200 && outcome.status < 300) return `token endpoint answered ${outcome.status} without a usable token`;
-    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${REDIRECTS_NOT_FOLLOWED})`;
+    if (outcome.status >= 300 && outcome.status < 400) return `token endpoint answered ${outcome.status}, a redirect (${outcome.redirect ?? REDIRECTS_NOT_FOLLOWED})`;
     return undefined;
   }
   const { end } = outcome;
@@ -135,7 +101,7 @@ export class RobustClient implements ClientModel {
       if (end.status === 429) return this.rateLimited(end.retryAfterSeconds);
       if (config.stopStatuses.includes(end.status)) return stop(`stream answered ${end.status}: not retrying`);
     }
-    if (end.kind === 'wrong-content-type' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
+    if (end.kind === 'wrong-content-type' || end.kind === 'binary-body' || end.kind === 'line-too-long') return stop(`${describeEnd(end)}: not an event stream, not retrying`);
     return this.backoff(describeEnd(end), outcome.serverRetryMs);
   }
 
@@ -251,6 +217,7 @@ export function endKindOf(outcome: AttemptOutcome): EndKind {
   switch (outcome.end.kind) {
     case 'http-error':
     case 'wrong-content-type':
+    case 'binary-body':
     case 'line-too-long':
       return 'stream-refused';
     case 'reset':
@@ -264,11 +231,14 @@ export function endKindOf(outcome: AttemptOutcome): EndKind {
   }
 }
 
+/** Behind its schedule by this much (a stream that ran, a long stall), a measured client starts a new schedule. */
+const MAX_PACING_DEBT_MS = 1000;
+
 /**
  * A client measured from evidence (a HAR, an access log): after each kind of end it stops or
  * retries as the recorded one did. Where the evidence gave start-to-start intervals it paces
- * attempts by them, so the recorded request rate survives this machine's different latencies.
- * An end kind never seen behaves like a stream that closed without a terminal event.
+ * attempts by them on a schedule, so the recorded request rate survives this machine's different
+ * latencies. An end kind never seen behaves like a stream that closed without a terminal event.
  */
 export class MeasuredClient implements ClientModel {
   readonly name = 'measured';
@@ -278,7 +248,8 @@ export class MeasuredClient implements ClientModel {
 
   constructor(
     private readonly spec: MeasuredClientSpec,
-    private readonly now: () => number = () => performance.now(),
+    /** The session's clock: pacing is measured on the same scale as the waits it asks for. */
+    private readonly clock: Pick<Clock, 'now'> = systemClock,
   ) {}
 
   decide(outcome: AttemptOutcome): PolicyDecision {
@@ -290,10 +261,13 @@ export class MeasuredClient implements ClientModel {
     this.retriesInRow++;
     const { maxRetries } = this.spec;
     if (maxRetries !== undefined && this.retriesInRow > maxRetries) return stop(`gave up after ${maxRetries} retries, as measured`, true);
-    const now = this.now();
-    const delayMs =
-      measured.intervalMs !== undefined && this.nextAttemptAt !== undefined ? Math.max(0, measured.intervalMs - (now - this.nextAttemptAt)) : measured.delayMs;
-    this.nextAttemptAt = now + delayMs;
+    const now = this.clock.now();
+    let delayMs = measured.delayMs;
+    if (measured.intervalMs !== undefined && this.nextAttemptAt !== undefined && now - this.nextAttemptAt < MAX_PACING_DEBT_MS) {
+      // On a schedule: an attempt that ran late (a slow start, a stall) is made up by the next ones going at once.
+      this.nextAttemptAt += measured.intervalMs;
+      delayMs = Math.max(0, this.nextAttemptAt - now);
+    } else this.nextAttemptAt = now + delayMs;
     return { action: 'retry', delayMs, reason: `after ${kind}, as measured`, retry: this.retriesInRow, freshToken: this.spec.refreshesToken, resume: this.spec.resumes };
   }
 }
@@ -306,9 +280,9 @@ export function clientLabel(choice: ClientChoice): string {
   return typeof choice === 'string' ? choice : `measured (${choice.source})`;
 }
 
-export function createClientModel(name: ClientChoice, config: ProfileClient, random?: () => number): ClientModel {
-  if (typeof name === 'object') return new MeasuredClient(name);
+export function createClientModel(name: ClientChoice, config: ProfileClient, clock?: Pick<Clock, 'now'>): ClientModel {
+  if (typeof name === 'object') return new MeasuredClient(name, clock);
   if (name === 'naive') return new NaiveClient();
   if (name === 'eventsource') return new EventSourceClient();
-  return new RobustClient(config, random);
+  return new RobustClient(config);
 }

@@ -1,11 +1,18 @@
 import { timerMs } from './delay.js';
 
-/** Time as the engines see it: injectable so schedules and windows are tested in milliseconds. */
+/** A call scheduled on a clock, to hand back to `cancel`. */
+export type TimerId = NodeJS.Timeout | number;
+
+/** Time as the engines see it: injectable so schedules, watchdogs and timeouts are tested in milliseconds. */
 export interface Clock {
   /** Milliseconds on a monotonic scale. */
   now(): number;
   /** Resolves after `ms`, or early (without throwing) when `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `callback` once, `ms` from now, unless cancelled first: a watchdog's timer, with no promise. */
+  schedule(ms: number, callback: () => void): TimerId;
+  /** Cancels a scheduled call; a call already made or cancelled is left alone. */
+  cancel(timer: TimerId | undefined): void;
 }
 
 export const systemClock: Clock = {
@@ -23,18 +30,6 @@ export const systemClock: Clock = {
       }, timerMs(ms));
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
+  schedule: (ms, callback) => setTimeout(callback, timerMs(ms)),
+  cancel: (timer) => clearTimeout(timer),
 };
-
-/** A clock that only moves when slept on: every sleep advances time instantly and is recorded. */
-export function virtualClock(start = 0): Clock & { readonly sleeps: number[] } {
-  let current = start;
-  const sleeps: number[] = [];
-  return {
-    sleeps,
-    now: () => current,
-    sleep: async (ms) => {
-      sleeps.push(ms);
-      current += ms;
-    },
-  };
-}

@@ -1,8 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 import { errors, getGlobalDispatcher, util, type Dispatcher } from 'undici';
-import { systemClock, type Clock } from './clock.js';
-import { parseRetryAfterSeconds, timerMs } from './delay.js';
+import { systemClock, type Clock, type TimerId } from './clock.js';
+import { parseRetryAfterSeconds } from './delay.js';
+import { REDIRECTS_NOT_FOLLOWED, followRedirect, isRedirect } from './redirects.js';
 import { SseDecoder, type SseDecoderCallbacks, type SseEvent, type SseNotice } from './sseDecoder.js';
 
 /** How one SSE connection ended. Every kind but `aborted` and `local-limit` is something the target did. */
@@ -14,8 +16,12 @@ export type StreamEnd =
   | { kind: 'abrupt-close'; code: string }
   | { kind: 'silence'; silentMs: number }
   | { kind: 'max-duration'; durationMs: number }
-  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string }
-  | { kind: 'wrong-content-type'; contentType: string }
+  /** `redirect`: for a 3xx with a Location, why it was not followed (see `followRedirect`). */
+  | { kind: 'http-error'; status: number; bodyExcerpt: string; retryAfterSeconds: number | undefined; location?: string; redirect?: string }
+  /** A Content-Type other than text/event-stream; its body is summed up, never kept. */
+  | { kind: 'wrong-content-type'; contentType: string; body: BodySummary }
+  /** Sent as text/event-stream, but the body is binary (a NUL byte, or not UTF-8): summed up, never decoded or shown. */
+  | { kind: 'binary-body'; body: BodySummary }
   | { kind: 'line-too-long'; bytes: number }
   | { kind: 'unreachable'; code: string; message: string }
   /** The TLS handshake failed: an untrusted certificate, or TLS spoken to a plain port. Retrying cannot fix it. */
@@ -30,6 +36,69 @@ export type StreamEnd =
   | { kind: 'aborted' };
 
 export type StreamEndKind = StreamEnd['kind'];
+
+/** What a body that is not an event stream held, in a few numbers: it is read to be measured, never shown. */
+export interface BodySummary {
+  /** Bytes read (all of them when `whole`). */
+  readonly bytes: number;
+  readonly binary: boolean;
+  /** False when reading stopped at a bound (`MEASURE_MAX_BYTES`, `MEASURE_MAX_MS`) before the body's end. */
+  readonly whole: boolean;
+}
+
+/** "the body is not text/event-stream: 4.5 MiB of binary": a body summed up in one phrase. */
+export function describeBody(body: BodySummary): string {
+  return `the body is not text/event-stream: ${body.whole ? '' : 'at least '}${describeBytes(body.bytes)} of ${body.binary ? 'binary' : 'text'}`;
+}
+
+function describeBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} byte${bytes === 1 ? '' : 's'}`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+/** Binary, not text: a NUL byte, or bytes that are not UTF-8 (a character cut at the sample's end aside). */
+export function looksBinary(sample: Buffer): boolean {
+  if (sample.includes(0)) return true;
+  for (let cut = 0; cut < 4 && cut <= sample.length; cut++) if (isUtf8(sample.subarray(0, sample.length - cut))) return false;
+  return true;
+}
+
+/** Describes a stream end in a few words for logs and reasons. */
+export function describeEnd(end: StreamEnd): string {
+  switch (end.kind) {
+    case 'clean-terminal':
+      return 'closed cleanly after a terminal event';
+    case 'clean-no-terminal':
+      return 'closed cleanly without a terminal event';
+    case 'lingered':
+      return `still open ${Math.round(end.afterTerminalMs)} ms after the terminal event`;
+    case 'silence':
+      return `no byte for ${Math.round(end.silentMs)} ms (silence watchdog)`;
+    case 'max-duration':
+      return `still open after ${Math.round(end.durationMs)} ms (duration bound)`;
+    case 'http-error':
+      return `HTTP ${end.status}${end.location === undefined ? '' : ` redirecting to ${end.location} (${end.redirect ?? REDIRECTS_NOT_FOLLOWED})`}`;
+    case 'wrong-content-type':
+      return `wrong content type "${end.contentType || '(none)'}": ${describeBody(end.body)}`;
+    case 'binary-body':
+      return `${describeBody(end.body)} (sent as text/event-stream)`;
+    case 'line-too-long':
+      return `an event longer than ${end.bytes} bytes without its end (maxLineBytes)`;
+    case 'timeout':
+      return `${end.phase === 'connect' ? 'could not connect' : 'no response headers'} in time (${end.code})`;
+    case 'aborted':
+      return 'stopped by the user';
+    case 'unreachable':
+    case 'tls':
+    case 'protocol':
+    case 'closed-before-answer':
+    case 'reset':
+    case 'abrupt-close':
+    case 'local-limit':
+      return describeTransportFailure(end.kind, end.code);
+  }
+}
 
 /**
  * Backpressure from whoever consumes the events (a slow terminal, `| less`): while `ready()` is
@@ -76,6 +145,8 @@ export interface StreamRequest {
   /** Decides which events end the stream by the active profile's rules. */
   readonly isTerminal?: (event: SseEvent) => boolean;
   readonly flowControl?: FlowControl;
+  /** `--follow-redirects`: follow 3xx answers (see `followRedirect`); otherwise a 3xx ends the stream. */
+  readonly followRedirects?: boolean;
 }
 
 /** Typed callbacks, eventsource-parser style. The connection never prints. */
@@ -100,13 +171,29 @@ export interface StreamResult {
 }
 
 const BODY_EXCERPT_BYTES = 500;
+/** The first bytes of a body looked at to tell binary from text; few, as every open stream holds them until they came. */
+const SNIFF_BYTES = 512;
+const NOTHING_YET = Buffer.alloc(0);
+/** A body that is not an event stream is read this far, or this long, to say how big it is. */
+const MEASURE_MAX_BYTES = 64 * 1024 * 1024;
+const MEASURE_MAX_MS = 2000;
 
 /**
  * Opens one SSE stream with undici and follows it to its end, classifying how it ended.
  * Errors of the target become a `StreamEnd`, never an exception.
  */
-export function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
-  return new Promise((resolve) => new StreamReader(req, callbacks, resolve).start());
+export async function openStream(req: StreamRequest, callbacks: StreamCallbacks = {}): Promise<StreamResult> {
+  const visited = [req.url];
+  let current = req;
+  for (;;) {
+    const result = await new Promise<StreamResult>((resolve) => new StreamReader(current, callbacks, resolve).start());
+    const { end } = result;
+    if (end.kind !== 'http-error' || !isRedirect(end.status) || end.location === undefined) return result;
+    const hop = req.followRedirects === true ? followRedirect({ url: current.url, method: 'GET', headers: current.headers ?? {}, hasBody: false }, end.status, end.location, visited) : { stop: REDIRECTS_NOT_FOLLOWED };
+    if ('stop' in hop) return { ...result, end: { ...end, redirect: hop.stop } };
+    visited.push(hop.next.url);
+    current = { ...current, url: hop.next.url, headers: hop.next.headers };
+  }
 }
 
 /** The watchdog never sleeps less than this between checks, even when a deadline is overdue by the clock. */
@@ -132,14 +219,23 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   /** Set by whichever watchdog stops the stream first; the end then reports it. */
   private stopReason: StreamEnd | undefined;
   private abortRequest: ((reason?: Error) => void) | undefined;
-  /** What the body is for: events, the excerpt of an error status, or nothing (being dropped). */
-  private body: 'events' | 'excerpt' | 'discard' = 'events';
+  /** What the body is for: events, the excerpt of an error status, its size (not an event stream), or nothing (being dropped). */
+  private body: 'events' | 'excerpt' | 'measure' | 'discard' = 'events';
   private excerpt: Buffer[] | undefined;
   private excerptBytes = 0;
+  /** Body bytes as they came off the wire. */
+  private bodyBytes = 0;
+  /** The start of the body, until SNIFF_BYTES were seen: binary or text. */
+  private sniffed: Buffer | undefined = NOTHING_YET;
+  /** Whether the body's start looked binary (see `looksBinary`). */
+  private binary = false;
+  /** While measuring: the end it makes of the summary, and the bound on its time. */
+  private measuredEnd: ((body: BodySummary) => StreamEnd) | undefined;
+  private measureTimer: TimerId | undefined;
   private decoder: SseDecoder | undefined;
   /** Set only for a compressed body: plain streams (nearly all of a load run) pay nothing for it. */
   private decompressor: Transform | undefined;
-  private watchdog: NodeJS.Timeout | undefined;
+  private watchdog: TimerId | undefined;
   private finished = false;
   /** undici's resume for a paused body (see `FlowControl`). */
   private resumeBody: (() => void) | undefined;
@@ -167,7 +263,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     if (this.lastEventId !== '') headers['last-event-id'] = this.lastEventId;
     try {
       (req.dispatcher ?? getGlobalDispatcher()).dispatch(
-        { ...requestTarget(req.url), method: 'GET', headers, headersTimeout: req.headersTimeoutMs, bodyTimeout: 0 },
+        // The headers timeout is the watchdog's, on the injected clock.
+        { ...requestTarget(req.url), method: 'GET', headers, headersTimeout: 0, bodyTimeout: 0 },
         this,
       );
     } catch (error) {
@@ -178,7 +275,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   onConnect(abort: (reason?: Error) => void): void {
     this.abortRequest = abort;
     // A watchdog or the user may have stopped the stream before undici got this far.
-    if (this.stopReason !== undefined || this.req.signal?.aborted) abort();
+    if (this.stopReason !== undefined || this.finished || this.req.signal?.aborted) abort();
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -197,8 +294,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     }
     const contentType = open.headers['content-type'] ?? '';
     if (!/^text\/event-stream\b/i.test(contentType)) {
-      this.drop({ kind: 'wrong-content-type', contentType });
-      return false;
+      this.measure((body) => ({ kind: 'wrong-content-type', contentType, body }));
+      return true;
     }
     this.lastByteAt = headersAt;
     this.decoder = new SseDecoder(this, this.req.maxLineBytes, this.lastEventId);
@@ -208,10 +305,11 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bodyBytes += chunk.length;
     if (this.body === 'events') {
       this.lastByteAt = this.clock.now();
       if (this.decompressor !== undefined) this.decompressor.write(chunk);
-      else this.decoder?.push(chunk, this.lastByteAt);
+      else this.pushEvents(chunk, this.lastByteAt);
       const flow = this.req.flowControl;
       if (flow !== undefined && !flow.ready()) {
         this.paused = true;
@@ -223,6 +321,10 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
         });
         return false;
       }
+    } else if (this.body === 'measure') {
+      const sample = this.sniff(chunk);
+      if (sample.length > 0) this.binary = looksBinary(sample);
+      if (this.bodyBytes >= MEASURE_MAX_BYTES) this.endMeasure(false);
     } else if (this.excerpt !== undefined) {
       this.excerpt.push(chunk);
       this.excerptBytes += chunk.length;
@@ -231,8 +333,40 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     return true;
   }
 
+  /** Event bytes (decompressed, if they were not) to the decoder, unless the body's start shows it is binary. */
+  private pushEvents(chunk: Buffer, t: number): void {
+    if (this.sniffed !== undefined && looksBinary(this.sniff(chunk))) {
+      this.binary = true;
+      return this.measure((body) => ({ kind: 'binary-body', body }));
+    }
+    this.decoder?.push(chunk, t);
+  }
+
+  /** Adds the chunk to the body's start while it is short of SNIFF_BYTES; returns the start so far. */
+  private sniff(chunk: Buffer): Buffer {
+    if (this.sniffed === undefined) return NOTHING_YET;
+    const sample = Buffer.concat([this.sniffed, chunk.subarray(0, SNIFF_BYTES - this.sniffed.length)]);
+    this.sniffed = sample.length >= SNIFF_BYTES ? undefined : sample;
+    return sample;
+  }
+
+  /** The body is not events: read on only to count its bytes (bounded in size and time), then end with `end`. */
+  private measure(end: (body: BodySummary) => StreamEnd): void {
+    this.body = 'measure';
+    this.measuredEnd = end;
+    this.measureTimer = this.clock.schedule(MEASURE_MAX_MS, () => this.endMeasure(false));
+  }
+
+  private endMeasure(whole: boolean): void {
+    if (this.measuredEnd === undefined) return;
+    const end = this.measuredEnd({ bytes: this.bodyBytes, binary: this.binary, whole });
+    this.measuredEnd = undefined;
+    this.drop(end);
+  }
+
   onComplete(): void {
     if (this.body === 'excerpt') return this.endExcerpt();
+    if (this.body === 'measure') return this.endMeasure(true);
     // The decompressor may still hold the last events: the stream ends once it has let them out.
     if (this.decompressor !== undefined) return void this.decompressor.end();
     this.completeEvents();
@@ -245,6 +379,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
 
   onError(error: Error): void {
     if (this.body === 'excerpt' && this.open !== undefined) return this.endExcerpt();
+    if (this.body === 'measure') return this.endMeasure(false);
     this.decompressor?.destroy();
     const outer = this.req.signal;
     this.finish(this.stopReason ?? (this.open === undefined ? classifyRequestError(error, outer) : classifyBodyError(error, outer)));
@@ -272,17 +407,19 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   }
 
   /**
-   * The watchdog's next check: the earliest deadline still pending. The duration cap counts
-   * from the request, silence from the last byte, lingering from the terminal event.
+   * The watchdog's next check: the earliest deadline still pending. The duration cap and the
+   * headers timeout count from the request, silence from the last byte, lingering from the
+   * terminal event.
    */
   private armWatchdog(): void {
-    clearTimeout(this.watchdog);
-    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    this.clock.cancel(this.watchdog);
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs, headersTimeoutMs } = this.req;
     let due = Infinity;
     if (maxDurationMs) due = this.startedAt + maxDurationMs;
+    if (headersTimeoutMs > 0 && this.open === undefined) due = Math.min(due, this.startedAt + headersTimeoutMs);
     if (silenceTimeoutMs > 0 && this.decoder !== undefined) due = Math.min(due, this.lastByteAt + silenceTimeoutMs);
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined) due = Math.min(due, this.terminalEvent.t + closeAfterTerminalMs);
-    if (due !== Infinity) this.watchdog = setTimeout(this.wake, timerMs(Math.max(MIN_WATCHDOG_MS, due - this.clock.now())));
+    if (due !== Infinity) this.watchdog = this.clock.schedule(Math.max(MIN_WATCHDOG_MS, due - this.clock.now()), this.wake);
   }
 
   /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
@@ -292,7 +429,10 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     // thousands of streams ends at once, undici then makes no error of its own for each.
     if (this.req.signal?.aborted) return this.abortRequest?.(this.req.signal.reason as Error);
     const now = this.clock.now();
-    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs } = this.req;
+    const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs, headersTimeoutMs } = this.req;
+    if (headersTimeoutMs > 0 && this.open === undefined && now - this.startedAt >= headersTimeoutMs) {
+      return this.drop({ kind: 'timeout', phase: 'headers', code: 'UND_ERR_HEADERS_TIMEOUT' });
+    }
     if (maxDurationMs && now - this.startedAt >= maxDurationMs) return this.stop({ kind: 'max-duration', durationMs: now - this.startedAt });
     if (closeAfterTerminalMs !== undefined && this.terminalEvent !== undefined && now - this.terminalEvent.t >= closeAfterTerminalMs) {
       return this.stop({ kind: 'lingered', afterTerminalMs: now - this.terminalEvent.t });
@@ -320,7 +460,7 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
     else if (encoding === 'gzip') decompressor = createGunzip(flush);
     else decompressor = new DeflateDecompressor(flush);
     decompressor.on('data', (chunk: Buffer) => {
-      if (this.body === 'events') this.decoder?.push(chunk, this.clock.now());
+      if (this.body === 'events') this.pushEvents(chunk, this.clock.now());
     });
     decompressor.on('end', () => this.completeEvents());
     decompressor.on('error', (error: NodeJS.ErrnoException) => this.drop({ kind: 'abrupt-close', code: error.code ?? 'Z_DATA_ERROR' }));
@@ -345,7 +485,8 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   private finish(end: StreamEnd): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.watchdog);
+    this.clock.cancel(this.watchdog);
+    this.clock.cancel(this.measureTimer);
     this.req.signal?.removeEventListener('abort', this.wake);
     const { open, startedAt, events, comments, lastEventId, terminalEvent, retryMs } = this;
     this.resolve({ end, open, startedAt, endedAt: this.clock.now(), events, comments, lastEventId, terminalEvent, retryMs });

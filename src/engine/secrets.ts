@@ -18,6 +18,11 @@ const BEARER = /\b(Bearer|Basic)(\s+)([A-Za-z0-9._~+/=-]{4,})/g;
 /** Header names whose values are credentials: registered as secrets wherever they came from. */
 const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|key|auth|session|password/i;
 
+/** Whether a request header carries a credential: redacted in output, and never sent to another origin. */
+export function isCredentialHeader(name: string): boolean {
+  return CREDENTIAL_HEADER.test(name);
+}
+
 /** A secret as it may turn up in output: as is, URL-encoded, or escaped inside a JSON string. */
 function spellingsOf(secret: string): string[] {
   return [...new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])];
@@ -66,7 +71,7 @@ export class Redactor implements SecretSink {
   /** Every credential among request headers: `Authorization: Bearer x` registers the value and `x`. */
   addHeaders(headers: Readonly<Record<string, string>>): void {
     for (const [name, value] of Object.entries(headers)) {
-      if (!CREDENTIAL_HEADER.test(name)) continue;
+      if (!isCredentialHeader(name)) continue;
       this.add(value);
       const credential = /^\S+\s+(\S+)$/.exec(value.trim())?.[1];
       this.add(credential);

@@ -28,6 +28,19 @@ export function longestSilence(openAt: number, signs: readonly number[], until: 
 }
 
 /**
+ * How late a heartbeat may come before its silence counts against the interval. A backend whose
+ * timer is the interval itself (seed 001: "Periodic Heartbeats: Every 5 seconds", a heartbeat once
+ * 5 s passed without a write) sends it a little late, by its event loop, the network and our own
+ * reading: 5001 ms against a 5 s interval is that backend keeping its promise, not breaking it.
+ */
+const HEARTBEAT_GRACE = 0.1;
+
+/** Whether a silence of `gapMs` breaks a heartbeat interval of `intervalMs`, a late timer's grace allowed. */
+export function longerThanHeartbeat(gapMs: number, intervalMs: number): boolean {
+  return gapMs > intervalMs * (1 + HEARTBEAT_GRACE);
+}
+
+/**
  * Idle timeouts users deploy are a second or more (nginx's proxy_read_timeout defaults to 60 s);
  * a cut after a much shorter silence is more likely a backend dropping the connection. Half a
  * second leaves room for a 1 s timeout measured from our side of the connection.

@@ -1,4 +1,4 @@
-import { sameSilence, silenceBeforeCut } from './silence.js';
+import { longerThanHeartbeat, sameSilence, silenceBeforeCut } from './silence.js';
 import type { StreamResult } from './connection.js';
 import { isConnectedEvent, isHeartbeatEvent, parseEventData } from './contractEvents.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from './heldBack.js';
@@ -13,6 +13,24 @@ export type Observation =
   | { readonly kind: 'held-back'; readonly delayMs: number; readonly burst: number; readonly headersMs: number; readonly limitMs: number; readonly t: number }
   /** Two connections cut after the same silence: an idle timeout somewhere in the path. */
   | { readonly kind: 'idle-timeout'; readonly silencesMs: readonly number[]; readonly t: number };
+
+/** An observation in one line: what was seen, and what to change. */
+export function describeObservation(observation: Observation): string {
+  switch (observation.kind) {
+    case 'silence':
+      return `silence of ${(observation.gapMs / 1000).toFixed(1)} s, longer than the heartbeat interval (${observation.limitMs / 1000} s)`;
+    case 'progress-backwards':
+      return `progress went backwards: ${observation.from} -> ${observation.to}${observation.id ? ` at id ${observation.id}` : ''}`;
+    case 'duplicate-id':
+      return `event id ${observation.id} seen twice (the resume replayed it: Last-Event-ID ignored?)`;
+    case 'held-back':
+      return `events reached us up to ${(observation.delayMs / 1000).toFixed(1)} s after they were made${observation.burst > 1 ? `, ${observation.burst} in one burst` : ''}${observation.headersMs > observation.limitMs ? `, the headers held back with them (${(observation.headersMs / 1000).toFixed(1)} s)` : ''}: something in the path buffers the stream (proxy_buffering off, no compression on the stream route)`;
+    case 'idle-timeout': {
+      const timeoutMs = Math.min(...observation.silencesMs);
+      return `cut after ${observation.silencesMs.map((ms) => `${(ms / 1000).toFixed(1)} s`).join(' and again after ')} of silence: an idle timeout of about ${(timeoutMs / 1000).toFixed(1)} s somewhere in the path; send a heartbeat at least every ${(timeoutMs / 2000).toFixed(1)} s or raise the proxy's idle timeout (nginx proxy_read_timeout)`;
+    }
+  }
+}
 
 /** What a session's stream looked like as a whole, across reconnects. */
 export interface ObservedStats {
@@ -160,7 +178,7 @@ export class StreamObserver {
     const gapMs = this.lastSignAt === undefined ? 0 : t - this.lastSignAt;
     this.lastSignAt = t;
     if (gapMs > this.longestGapMs) this.longestGapMs = gapMs;
-    if (this.heartbeatLimitMs > 0 && gapMs > this.heartbeatLimitMs) {
+    if (this.heartbeatLimitMs > 0 && longerThanHeartbeat(gapMs, this.heartbeatLimitMs)) {
       this.onObservation({ kind: 'silence', gapMs, limitMs: this.heartbeatLimitMs, t });
     }
     return gapMs;

@@ -5,13 +5,13 @@ import { systemClock, type Clock } from './clock.js';
 import type { AttemptOutcome, ClientModel, PolicyDecision } from './clientPolicy.js';
 import { FATAL_TRANSPORT_KINDS, describeTransportFailure, openStream, type FlowControl, type TransportFailureKind, type StreamCallbacks, type StreamEnd, type StreamOpen, type StreamRequest, type StreamResult } from './connection.js';
 import { terminalEventTest } from './contractEvents.js';
-import type { GenerationsApi, TokenResult } from './generationsApi.js';
+import type { GenerationsApi, TokenResult, TokenSource } from './generationsApi.js';
 import type { SseEvent, SseNotice } from './sseDecoder.js';
 import { StreamProgress } from './streamProgress.js';
 
 /** Where a session gets its stream URL: the token endpoint (generations) or a fixed URL (generic). */
 export type StreamSource =
-  | { readonly kind: 'token'; readonly api: GenerationsApi; readonly generationId: string }
+  | { readonly kind: 'token'; readonly api: TokenSource; readonly generationId: string }
   | { readonly kind: 'url'; readonly url: string };
 
 export interface SessionOptions {
@@ -24,6 +24,8 @@ export interface SessionOptions {
   readonly streamHeaders: Readonly<Record<string, string>>;
   readonly maxLineBytes: number;
   readonly headersTimeoutMs: number;
+  /** `--follow-redirects` (see `followRedirect`). */
+  readonly followRedirects?: boolean;
   readonly dispatcher?: Dispatcher;
   readonly clock?: Clock;
   readonly signal?: AbortSignal;
@@ -79,7 +81,7 @@ export function sessionTarget(
   target: TargetOptions,
   api: GenerationsApi,
   source: StreamSource,
-): Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs'> {
+): Pick<SessionOptions, 'source' | 'profile' | 'streamHeaders' | 'maxLineBytes' | 'headersTimeoutMs' | 'followRedirects'> {
   return {
     source,
     profile: target.profile,
@@ -87,6 +89,7 @@ export function sessionTarget(
     streamHeaders: source.kind === 'url' ? api.headers() : target.headers,
     maxLineBytes: target.maxLineBytes,
     headersTimeoutMs: target.headersTimeoutMs,
+    followRedirects: target.followRedirects,
   };
 }
 
@@ -200,7 +203,7 @@ class StreamSession implements StreamCallbacks {
   }
 
   /** Its own step, so the token response is not held by the session while the stream runs. */
-  private async requestToken(api: GenerationsApi, generationId: string): Promise<TokenStep> {
+  private async requestToken(api: TokenSource, generationId: string): Promise<TokenStep> {
     this.tokenRequests++;
     const result = await api.requestToken(generationId, { signal: this.options.signal });
     this.callbacks.onTokenResult?.(result);
@@ -218,7 +221,8 @@ class StreamSession implements StreamCallbacks {
       this.streamUrl = result.token.streamUrl;
       return { url: result.token.streamUrl };
     }
-    return { outcome: { kind: 'token-refused', status: result.exchange.status, retryAfterSeconds: result.exchange.retryAfterSeconds } };
+    const { status, retryAfterSeconds, redirect } = result.exchange;
+    return { outcome: { kind: 'token-refused', status, retryAfterSeconds, redirect } };
   }
 
   /** The next connection: announced to the callbacks (`onConnecting`), and its request. */
@@ -243,6 +247,7 @@ class StreamSession implements StreamCallbacks {
       clock: this.clock,
       isTerminal: this.isTerminal,
       flowControl: options.flowControl,
+      followRedirects: options.followRedirects,
     };
   }
 

@@ -78,6 +78,8 @@ export interface TargetOptions {
   readonly maxLineBytes: number;
   /** `--insecure`: TLS certificates are not verified (said loudly on stderr by the CLI). */
   readonly insecure: boolean;
+  /** `--follow-redirects`: follow 3xx answers, at most 5, never with a credential to another origin (`followRedirect`). */
+  readonly followRedirects: boolean;
   /** Field names (dotted paths) of a JSON-lines log for `analyze`: time, client, method, path, status, durationMs, bytes, events. */
   readonly logFields?: Readonly<Record<string, string>>;
 }

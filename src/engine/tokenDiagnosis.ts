@@ -18,7 +18,7 @@ export function diagnoseTokenStatus(status: number, retryAfterSeconds: number | 
   if (status >= 300 && status < 400) {
     return {
       meaning: `the token endpoint answered ${status}, a redirect (the Location is in the detail)`,
-      next: 'do not retry: sse-doctor does not follow redirects; point --base-url at the final URL',
+      next: 'do not retry: point --base-url at the final URL, or let sse-doctor follow it with --follow-redirects',
     };
   }
   switch (status) {

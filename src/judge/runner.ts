@@ -101,6 +101,7 @@ export async function runJudge<C extends GradedCase>(options: JudgeRunOptions<C>
     policy: { delaysMs: policy.delaysMs, maxRetries: policy.maxRetries, jitter: policy.jitter, silenceMs: policy.silenceMs, rateLimitFallbackMs: policy.rateLimitFallbackMs },
     cases: results,
     durationMs: clock.now() - startedAt,
+    interrupted: options.signal.aborted,
   };
 }
 

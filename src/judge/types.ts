@@ -86,4 +86,6 @@ export interface JudgeReport {
   readonly policy: { readonly delaysMs: readonly number[]; readonly maxRetries: number; readonly jitter: number; readonly silenceMs: number; readonly rateLimitFallbackMs: number };
   readonly cases: readonly JudgeCaseResult[];
   readonly durationMs: number;
+  /** Ctrl-C stopped the run: the cases it did not reach are not run, and the report is not a pass. */
+  readonly interrupted: boolean;
 }

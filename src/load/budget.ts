@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { Clock } from '../engine/clock.js';
+import type { LoadRecorder } from './recorder.js';
 
 /**
  * Clients share an abort signal in blocks of this many: one signal with 10,000 listeners makes
@@ -18,17 +19,33 @@ export class RunDeadline {
   readonly endsAt: number;
   private readonly run = new AbortController();
   private readonly timer: NodeJS.Timeout;
+  private firstOutcomeBound: NodeJS.Timeout | undefined;
   private readonly signals: AbortSignal[] = [];
   private readonly onOuterAbort = () => this.run.abort();
+  private readonly end = () => {
+    clearTimeout(this.firstOutcomeBound);
+    this.run.abort();
+  };
 
   constructor(
     durationMs: number,
     private readonly clock: Clock,
     private readonly outer: AbortSignal | undefined,
+    /**
+     * The run ends at its duration, but never before its first answer or failure, waited for at
+     * most this long (the request timeouts): a run too short for a request to come back could not
+     * tell a target that speaks garbage (exit 3) from one that answers slowly, and its exit code
+     * would be a race.
+     */
+    firstOutcomeBoundMs: number,
+    recorder: Pick<LoadRecorder, 'onFirstOutcome'>,
   ) {
     setMaxListeners(0, this.run.signal);
     outer?.addEventListener('abort', this.onOuterAbort, { once: true });
-    this.timer = setTimeout(() => this.run.abort(), durationMs);
+    this.timer = setTimeout(() => {
+      this.firstOutcomeBound = setTimeout(this.end, firstOutcomeBoundMs);
+      recorder.onFirstOutcome(this.end);
+    }, durationMs);
     this.startedAt = clock.now();
     this.endsAt = this.startedAt + durationMs;
   }
@@ -68,6 +85,7 @@ export class RunDeadline {
   /** The run has ended: the timer and the caller's signal are let go. */
   close(): void {
     clearTimeout(this.timer);
+    clearTimeout(this.firstOutcomeBound);
     this.outer?.removeEventListener('abort', this.onOuterAbort);
   }
 }

@@ -1,7 +1,6 @@
 import type { Dispatcher } from 'undici';
 import type { Clock } from '../engine/clock.js';
 import type { GenerationsApi } from '../engine/generationsApi.js';
-import { isHttpFailure } from '../engine/http.js';
 import type { BudgetTicket, RequestBudget, RunDeadline } from './budget.js';
 import type { ClientConnections } from './connections.js';
 import type { LoadPlan } from './plan.js';
@@ -63,16 +62,15 @@ export class GenerationIds {
     ticket.spend();
     recorder.counters.createRequests++;
     const created = await api.create(this.prompt, signal);
-    if (isHttpFailure(created)) {
-      if (!signal.aborted) recorder.error(`create-${created.failure}`);
+    if ('failure' in created) {
+      if (!signal.aborted) recorder.error(`create-${created.failure.failure}`);
       return undefined;
     }
-    recorder.answer('create', created.status);
-    const id = (created.json as { id?: unknown } | undefined)?.id;
-    if (created.status >= 300 || typeof id !== 'string') {
-      recorder.error(`create-${created.status}`);
+    recorder.answer('create', created.exchange.status);
+    if (!created.ok) {
+      recorder.error(`create-${created.exchange.status}`);
       return undefined;
     }
-    return id;
+    return created.id;
   }
 }

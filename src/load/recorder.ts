@@ -44,6 +44,9 @@ export class LoadRecorder {
   private readonly startedAtEpochMs = Date.now();
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
+  /** Called once at the run's first answer or failure (see `onFirstOutcome`). */
+  private firstOutcome: (() => void) | undefined;
+  private outcomes = 0;
 
   constructor(
     private readonly now: () => number,
@@ -67,7 +70,18 @@ export class LoadRecorder {
     else if (metric === 'tokenRequest') recordMs(this.second.tokenRequest, ms);
   }
 
+  /** Calls `callback` at the first answer or failure of the run, at once if there has been one. */
+  onFirstOutcome(callback: () => void): void {
+    if (this.outcomes > 0) callback();
+    else this.firstOutcome = callback;
+  }
+
+  private outcome(): void {
+    if (this.outcomes++ === 0) this.firstOutcome?.();
+  }
+
   answer(endpoint: 'create' | 'token' | 'stream', status: number): void {
+    this.outcome();
     const byStatus = this.responses[endpoint];
     byStatus[status] = (byStatus[status] ?? 0) + 1;
     if (endpoint === 'create') return;
@@ -77,6 +91,7 @@ export class LoadRecorder {
   }
 
   error(kind: string): void {
+    this.outcome();
     this.errors[kind] = (this.errors[kind] ?? 0) + 1;
     this.errorCount++;
   }

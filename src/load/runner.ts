@@ -22,6 +22,9 @@ export interface LoadRunOptions {
   readonly onStreamOpened?: (open: number) => void;
 }
 
+/** Past the request timeouts, so that a request that timed out is counted before the run ends without it. */
+const TIMEOUT_MARGIN_MS = 1000;
+
 /**
  * Runs one process's share of a load test, all over one undici Agent, and returns a part that
  * merges exactly with other processes' and shards'. The wiring of four parts: the arrivals
@@ -35,7 +38,7 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
   const recorder = new LoadRecorder(clock.now, options.onSecond);
   const api = new GenerationsApi(target, undefined);
   const directUrl = target.streamUrl ?? (target.profile.usesTokens ? undefined : api.url('stream'));
-  const deadline = new RunDeadline(plan.durationMs, clock, options.signal);
+  const deadline = new RunDeadline(plan.durationMs, clock, options.signal, target.connectTimeoutMs + target.headersTimeoutMs + TIMEOUT_MARGIN_MS, recorder);
   const connections = new ClientConnections(directUrl ?? target.baseUrl, target.connectTimeoutMs, plan.sourceNetwork);
   const run: FlowRun = {
     plan,

@@ -72,7 +72,7 @@ export class StreamFlow implements LoadFlow {
       recorder.counters.flows++;
       try {
         // Only a flow with a token endpoint talks to the generations API: a fixed URL's client holds none.
-        const api = urlTarget === undefined ? new GenerationsApi(target, slot.dispatcher) : undefined;
+        const api = urlTarget === undefined ? new GenerationsApi(target, { dispatcher: slot.dispatcher, clock }) : undefined;
         const generationId = api === undefined ? undefined : await generations.next(api, slot.signal, ticket);
         const sessionTargetOptions = api === undefined || generationId === undefined ? urlTarget : sessionTarget(target, api, { kind: 'token', api, generationId });
         // No generation (the create failed) or a session that never reached the server: starting over at once would spin.

@@ -29,7 +29,7 @@ export class TokenSpamFlow implements LoadFlow {
     const ticket = run.budget.reserve(run.generations.requests);
     if (ticket === undefined) return;
     run.recorder.counters.flows++;
-    const generationId = await run.generations.next(new GenerationsApi(run.plan.target, slot.dispatcher), slot.signal, ticket);
+    const generationId = await run.generations.next(new GenerationsApi(run.plan.target, { dispatcher: slot.dispatcher, clock: run.clock }), slot.signal, ticket);
     ticket.release();
     if (generationId === undefined) return;
     const tokenRequest = this.tokenRequestOf(generationId);
@@ -41,7 +41,7 @@ export class TokenSpamFlow implements LoadFlow {
     const slot = (this.sharedSlot ??= clientSlot(run, 0, run.connections.shared));
     if (this.sharedId === undefined) {
       const ticket = run.budget.reserve(run.generations.requests);
-      this.sharedId = ticket === undefined ? Promise.resolve(undefined) : run.generations.next(new GenerationsApi(run.plan.target, slot.dispatcher), slot.signal, ticket);
+      this.sharedId = ticket === undefined ? Promise.resolve(undefined) : run.generations.next(new GenerationsApi(run.plan.target, { dispatcher: slot.dispatcher, clock: run.clock }), slot.signal, ticket);
     }
     const generationId = run.generations.listed() ?? (await this.sharedId);
     if (generationId === undefined) return false;

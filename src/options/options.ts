@@ -8,6 +8,7 @@ import { BUILTIN_PROFILES, PROFILE_NAMES, type ProfileName } from './profiles.js
 /** The target and client-policy flags as commander hands them over, values already parsed by `options/parse.ts`. */
 export interface TargetFlags {
   insecure?: boolean;
+  followRedirects?: boolean;
   config?: string;
   baseUrl?: string;
   url?: string;
@@ -81,6 +82,7 @@ export function resolveTargetOptions(
     headersTimeoutMs: checkNumber(file.headersTimeoutMs ?? 10_000, 'headersTimeoutMs'),
     maxLineBytes: checkNumber(file.maxLineBytes ?? 1_048_576, 'maxLineBytes'),
     insecure: flags.insecure === true,
+    followRedirects: flags.followRedirects === true,
     logFields: checkLogFields(file.logFields ?? {}),
   });
 }

@@ -1,11 +1,10 @@
 import type { Dispatcher } from 'undici';
-import { describeTransportFailure } from '../engine/connection.js';
 import type { SecretSink } from '../engine/secrets.js';
-import { DoctorError, UnreachableError } from '../errors.js';
+import { UnreachableError } from '../errors.js';
 import type { Clock } from '../engine/clock.js';
 import { createClientModel, type ClientChoice, type ClientModel } from '../engine/clientPolicy.js';
-import { GenerationsApi, detailOf, type TokenResult } from '../engine/generationsApi.js';
-import { isHttpFailure } from '../engine/http.js';
+import { GenerationsApi, answerError, type TokenResult, type TokenSource } from '../engine/generationsApi.js';
+import { waitForStatus } from '../engine/statusWait.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
 import { StreamObserver } from '../engine/streamObserver.js';
 import { runStreamSession } from '../engine/streamSession.js';
@@ -13,9 +12,6 @@ import type { TargetOptions } from '../engine/target.js';
 import { startFaultProxy, type FaultProxy } from '../proxy/faultProxy.js';
 import { metricsOf } from './metrics.js';
 import type { ObservedSession, ReplaySettings, ScenarioContext } from './scenario.js';
-
-/** How often `waitForStatus` polls: often enough for fast test timings, rare enough for staging. */
-const STATUS_POLL_MS = 100;
 
 /** A scenario context and the cleanup that closes what its scenarios started (fault proxies). */
 export interface ScenarioContextHandle {
@@ -30,11 +26,11 @@ export function createScenarioContext(
 ): ScenarioContextHandle {
   const { dispatcher, clock, signal } = dependencies;
   const { profile } = target;
-  const api = new GenerationsApi(target, dispatcher, dependencies.secrets);
+  const api = new GenerationsApi(target, { dispatcher, clock, secrets: dependencies.secrets });
   const proxies: FaultProxy[] = [];
   const maxDurationMs = settings.maxDurationMs ?? profile.limits.generationTimeoutSeconds * 1000;
 
-  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client);
+  const clientModel = (choice: ClientChoice): ClientModel => createClientModel(choice, profile.client, clock);
 
   const context: ScenarioContext = {
     target,
@@ -49,29 +45,15 @@ export function createScenarioContext(
     async createGeneration(kind) {
       const prompt = kind === 'failing' ? profile.fixtures.failingPrompt : profile.fixtures.completingPrompt;
       const created = await api.create(prompt, signal);
-      if (isHttpFailure(created)) {
-        throw new UnreachableError(`${api.url('create')}: ${describeTransportFailure(created.failure, created.code)}`);
-      }
-      const id = (created.json as { id?: unknown } | undefined)?.id;
-      if (created.status >= 300 || (typeof id !== 'string' && typeof id !== 'number')) {
-        throw new DoctorError('E_SCENARIO', `could not create a generation: ${api.url('create')} answered ${created.status} ${detailOf(created)} (check --auth and the profile's paths)`);
-      }
-      return String(id);
+      if (!created.ok) throw answerError(created, 'create', api.url('create'), "check --auth and the profile's paths");
+      return created.id;
     },
 
     async waitForStatus(id, statuses) {
-      const deadline = clock.now() + maxDurationMs;
-      let last: string | undefined;
-      while (!signal.aborted && clock.now() < deadline) {
-        const answer = await api.status(id, signal);
-        if (!isHttpFailure(answer)) {
-          const status = (answer.json as { status?: unknown } | undefined)?.status;
-          if (typeof status === 'string') last = status;
-          if (last !== undefined && statuses.includes(last)) return last;
-        }
-        await clock.sleep(STATUS_POLL_MS, signal);
-      }
-      return last;
+      const wait = await waitForStatus(api, id, statuses, { clock, signal, deadline: clock.now() + maxDurationMs });
+      if (wait.reached) return wait.state.status;
+      if (wait.why === 'answer') throw answerError(wait.answer, 'status', api.url('status', id), "check --auth and the profile's paths");
+      return wait.last?.status;
     },
 
     async runSession(client, generationId, options = {}) {
@@ -128,11 +110,12 @@ export function createScenarioContext(
     },
 
     async holdToken(generationId) {
-      return new HeldTokenApi(target, dispatcher, generationId, await api.requestToken(generationId, { signal }));
+      return heldToken(api, generationId, await api.requestToken(generationId, { signal }));
     },
 
     apiThrough(proxy) {
-      return new ProxiedGenerationsApi({ ...target, baseUrl: proxy.url }, dispatcher, new URL(target.baseUrl).origin, new URL(proxy.url).origin);
+      const proxied = new GenerationsApi({ ...target, baseUrl: proxy.url }, { dispatcher, clock });
+      return streamsThroughProxy(proxied, new URL(target.baseUrl).origin, new URL(proxy.url).origin);
     },
 
     measure(observed: ObservedSession) {
@@ -160,47 +143,31 @@ export function createScenarioContext(
 }
 
 /**
- * The API seen through the fault proxy. A relative `stream_url` already resolves against the
- * proxy; an absolute one naming the target is pointed at the proxy too, or the stream would
- * bypass it. Nothing else changes.
+ * Tokens from the API seen through the fault proxy. A relative `stream_url` already resolves
+ * against the proxy; an absolute one naming the target is pointed at the proxy too, or the stream
+ * would bypass it. Nothing else changes.
  */
-class ProxiedGenerationsApi extends GenerationsApi {
-  constructor(
-    target: TargetOptions,
-    dispatcher: Dispatcher,
-    private readonly targetOrigin: string,
-    private readonly proxyOrigin: string,
-  ) {
-    super(target, dispatcher);
-  }
-
-  override async requestToken(id: string, options: Parameters<GenerationsApi['requestToken']>[1] = {}): Promise<TokenResult> {
-    const result = await super.requestToken(id, options);
-    if (!result.ok) return result;
-    const url = new URL(result.token.streamUrl);
-    if (url.origin !== this.targetOrigin) return result;
-    return { ...result, token: { ...result.token, streamUrl: this.proxyOrigin + url.pathname + url.search } };
-  }
+function streamsThroughProxy(proxied: TokenSource, targetOrigin: string, proxyOrigin: string): TokenSource {
+  return {
+    async requestToken(id, options) {
+      const result = await proxied.requestToken(id, options);
+      if (!result.ok) return result;
+      const url = new URL(result.token.streamUrl);
+      if (url.origin !== targetOrigin) return result;
+      return { ...result, token: { ...result.token, streamUrl: proxyOrigin + url.pathname + url.search } };
+    },
+  };
 }
 
-/** The API with one token already fetched: the first request for that generation gets it. */
-class HeldTokenApi extends GenerationsApi {
-  private held: TokenResult | undefined;
-
-  constructor(
-    target: TargetOptions,
-    dispatcher: Dispatcher,
-    private readonly generationId: string,
-    held: TokenResult,
-  ) {
-    super(target, dispatcher);
-    this.held = held;
-  }
-
-  override async requestToken(id: string, options: Parameters<GenerationsApi['requestToken']>[1] = {}): Promise<TokenResult> {
-    const held = this.held;
-    if (held === undefined || id !== this.generationId) return super.requestToken(id, options);
-    this.held = undefined;
-    return held;
-  }
+/** Tokens with one already fetched: the first request for that generation gets it, the rest go to `tokens`. */
+function heldToken(tokens: TokenSource, generationId: string, held: TokenResult): TokenSource {
+  let kept: TokenResult | undefined = held;
+  return {
+    requestToken(id, options) {
+      if (kept === undefined || id !== generationId) return tokens.requestToken(id, options);
+      const answer = kept;
+      kept = undefined;
+      return Promise.resolve(answer);
+    },
+  };
 }

@@ -43,8 +43,9 @@ export async function replayScenario(
     const settled = await Promise.allSettled(
       clients.map(async (client): Promise<ReplayReport> => {
         const run = await scenario.run(handle.context, client);
-        const verdict = run.expectations.every((item) => item.met) ? 'pass' : 'fail';
-        return { scenario: scenario.name, client: clientLabel(client), verdict, expectations: run.expectations, metrics: run.metrics, details: run.details };
+        const interrupted = dependencies.signal?.aborted === true;
+        const verdict = !interrupted && run.expectations.every((item) => item.met) ? 'pass' : 'fail';
+        return { scenario: scenario.name, client: clientLabel(client), verdict, interrupted, expectations: run.expectations, metrics: run.metrics, details: run.details };
       }),
     );
     const failure = settled.find((result) => result.status === 'rejected');

@@ -1,6 +1,6 @@
 import type { Clock } from '../engine/clock.js';
 import type { ClientChoice, ClientModel, ClientModelName } from '../engine/clientPolicy.js';
-import type { GenerationsApi } from '../engine/generationsApi.js';
+import type { GenerationsApi, TokenSource } from '../engine/generationsApi.js';
 import type { SseEvent } from '../engine/sseDecoder.js';
 import type { ObservedStats } from '../engine/streamObserver.js';
 import type { SessionCallbacks, SessionResult } from '../engine/streamSession.js';
@@ -73,7 +73,7 @@ export interface ObservedSession {
 
 export interface SessionRunOptions {
   /** Another API (one routed through the fault proxy, say); the context's by default. */
-  readonly api?: GenerationsApi;
+  readonly api?: TokenSource;
   readonly maxAttempts?: number;
   readonly maxDurationMs?: number;
   readonly callbacks?: SessionCallbacks;
@@ -100,12 +100,12 @@ export interface ScenarioContext {
   /** Starts the fault proxy in front of the target; it closes when the run ends. */
   startProxy(rules: FaultRules, callbacks?: FaultProxyCallbacks): Promise<FaultProxy>;
   /**
-   * Asks for a stream token for `generationId` now and returns an API whose first token request
+   * Asks for a stream token for `generationId` now and returns a token source whose first request
    * for it answers with that token: a client that fetched its token before the generation failed.
    */
-  holdToken(generationId: string): Promise<GenerationsApi>;
-  /** The context's API with every request and stream routed through `proxy`. */
-  apiThrough(proxy: FaultProxy): GenerationsApi;
+  holdToken(generationId: string): Promise<TokenSource>;
+  /** Tokens from the context's API routed through `proxy`, with their streams routed through it too. */
+  apiThrough(proxy: FaultProxy): TokenSource;
   /** Metrics of a session, in the report's shape. */
   measure(observed: ObservedSession): ReplayMetrics;
 }
@@ -125,7 +125,10 @@ export interface ReplayReport {
   readonly scenario: string;
   /** The client model's name, or `measured (FILE)`. */
   readonly client: string;
+  /** `fail` when an expectation is missed, or when the run was interrupted (it measured less than asked). */
   readonly verdict: 'pass' | 'fail';
+  /** Ctrl-C stopped the run before this client finished: the report covers what ran, and is not a pass. */
+  readonly interrupted: boolean;
   readonly expectations: readonly Expectation[];
   readonly metrics: ReplayMetrics;
   readonly details: ScenarioRun['details'];

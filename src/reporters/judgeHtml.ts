@@ -63,7 +63,7 @@ svg text{font-size:11px;fill:#555}pre{background:#f6f8fa;padding:8px;overflow-x:
 .pass{color:#1a7f37}.fail{color:#cf222e}.not-run{color:#9a6700}.advice{color:#444;font-style:italic}
 </style></head><body>
 <h1>sse-doctor judge: ${report.cases.length - failed} of ${report.cases.length} cases passed</h1>
-<p>${escapeHtml(report.url)}, time scale ${report.timeScale}; bars run from a request to the end of its response (green 2xx, orange 4xx, red 429, grey still open; outlined: the answer told the client to stop).</p>
+${report.interrupted ? '<p class="fail">interrupted (Ctrl-C): the report covers only what ran, and is not a pass</p>\n' : ''}<p>${escapeHtml(report.url)}, time scale ${report.timeScale}; bars run from a request to the end of its response (green 2xx, orange 4xx, red 429, grey still open; outlined: the answer told the client to stop).</p>
 ${report.cases.map(section).join('\n')}
 </body></html>
 `;

@@ -17,11 +17,15 @@ export function renderJudgeJunit(report: JudgeReport): string {
     const message = result.verdict === 'not-run' ? 'not run' : result.checks.filter((check) => !check.pass).map((check) => check.name).join('; ');
     return `${open}\n      <failure message="${xml(message)}" type="${result.verdict}">${xml(body)}</failure>\n    </testcase>`;
   });
+  // An interrupted run is a JUnit error of its own, so a CI gate never reads it as a pass.
+  const interrupted = report.interrupted ? ['    <testcase name="run" classname="sse-doctor.judge" time="0">\n      <error message="interrupted (Ctrl-C): the report covers only what ran" type="interrupted"/>\n    </testcase>'] : [];
+  const tests = report.cases.length + interrupted.length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="sse-doctor" tests="${report.cases.length}" failures="${failures}" errors="0" time="${seconds(report.durationMs)}">`,
-    `  <testsuite name="sse-doctor judge" tests="${report.cases.length}" failures="${failures}" errors="0" skipped="0" time="${seconds(report.durationMs)}">`,
+    `<testsuites name="sse-doctor" tests="${tests}" failures="${failures}" errors="${interrupted.length}" time="${seconds(report.durationMs)}">`,
+    `  <testsuite name="sse-doctor judge" tests="${tests}" failures="${failures}" errors="${interrupted.length}" skipped="0" time="${seconds(report.durationMs)}">`,
     `    <properties><property name="url" value="${xml(report.url)}"/><property name="time-scale" value="${report.timeScale}"/></properties>`,
+    ...interrupted,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -34,6 +34,7 @@ export function renderJudgeTable(report: JudgeReport, c: ChalkInstance): string 
   });
   const passed = report.cases.length - failed.length;
   const summary = `${report.cases.length} cases: ${passed} passed, ${failed.length} failed in ${(report.durationMs / 1000).toFixed(1)} s`;
-  lines.push('', failed.length === 0 ? c.green(`✔ ${summary}`) : c.red.bold(`✖ ${summary}`));
+  lines.push('', failed.length === 0 && !report.interrupted ? c.green(`✔ ${summary}`) : c.red.bold(`✖ ${summary}`));
+  if (report.interrupted) lines.push(c.red('! interrupted (Ctrl-C): the report covers only what ran, and is not a pass'));
   return `${lines.join('\n')}\n`;
 }

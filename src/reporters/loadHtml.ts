@@ -42,7 +42,7 @@ table{border-collapse:collapse;margin:12px 0}td,th{border:1px solid #ddd;padding
 .ok{color:#1a7f37}.missed,.fail{color:#cf222e}.pass{color:#1a7f37}.warn{color:#9a6700}
 </style></head><body>
 <h1>sse-doctor load: ${escapeHtml(settings.mode === 'token-spam' ? 'token spam' : 'streams')} against ${escapeHtml(settings.target)}</h1>
-<p class="sub">${settings.arrival === 'open' ? `${settings.ratePerSecond} clients/s (open model)` : `${settings.clients} clients (closed model)`}, ${escapeHtml(settings.client)} client, ${(metrics.durationMs / 1000).toFixed(1)} s, ${metrics.processes} process(es)${report.stoppedEarly ? ', stopped early' : ''}</p>
+<p class="sub">${settings.arrival === 'open' ? `${settings.ratePerSecond} clients/s (open model)` : `${settings.clients} clients (closed model)`}, ${escapeHtml(settings.client)} client, ${(metrics.durationMs / 1000).toFixed(1)} s, ${metrics.processes} process(es)${report.stoppedEarly ? ', interrupted (Ctrl-C): not a pass' : ''}</p>
 <div class="figures">
 ${figure('peak open streams', String(metrics.peakOpenStreams))}
 ${figure('streams opened', String(metrics.streamsOpened))}

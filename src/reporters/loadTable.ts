@@ -92,6 +92,7 @@ const STREAM_END_WORDS: Readonly<Record<string, string>> = {
   lingered: 'stream stayed open after its terminal event',
   'max-duration': 'stream outlived the duration cap',
   'wrong-content-type': 'stream was not text/event-stream',
+  'binary-body': 'stream body was binary, not events',
   'line-too-long': 'stream sent an event too long to hold',
 };
 

@@ -11,11 +11,6 @@ export type ProxyLogItem =
 
 const time = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms)} ms`);
 
-/** NDJSON: one object per item, times rounded to 0.1 ms. */
-export function proxyJsonLine(item: ProxyLogItem): string {
-  return `${JSON.stringify(item, (key, value: unknown) => ((key === 't' || key.endsWith('Ms')) && typeof value === 'number' ? Math.round(value * 10) / 10 : value))}\n`;
-}
-
 /** What the rules do, in words, for the banner. */
 export function describeRules(rules: FaultRules): string {
   const parts: string[] = [];

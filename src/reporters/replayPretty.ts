@@ -45,7 +45,8 @@ export function replayPretty(scenario: Scenario, fromTarget: readonly ReplayRepo
   for (const report of reports) {
     const met = report.expectations.filter((item) => item.met).length;
     const verdict = report.verdict === 'pass' ? c.green.bold('✔ PASS') : c.red.bold('✖ FAIL');
-    lines.push(`${verdict} ${scenario.name} with the ${report.client} client: ${met}/${report.expectations.length} expectations met`);
+    const interrupted = report.interrupted ? c.red(' (interrupted by Ctrl-C: not a pass)') : '';
+    lines.push(`${verdict} ${scenario.name} with the ${report.client} client: ${met}/${report.expectations.length} expectations met${interrupted}`);
     for (const item of report.expectations) {
       const mark = item.met ? c.green('  ✔') : c.red('  ✖');
       const observed = item.met ? c.dim(item.observed) : c.red(item.observed);

@@ -6,7 +6,7 @@ import type { TailItem, TailSummary } from './tailItems.js';
 const seconds = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
 const gap = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`);
 
-/** One human line per tail item (undefined: nothing to show). */
+/** One human line per tail item, without its newline (undefined: nothing to show). */
 export function tailPrettyLine(fromTarget: TailItem, c: ChalkInstance): string | undefined {
   const item = terminalSafeDeep(fromTarget);
   const at = (t: number) => c.dim(`+${seconds(t).padStart(8)}`);
@@ -101,5 +101,5 @@ function tailSummaryTable(summary: TailSummary, c: ChalkInstance): string {
     { stopped: summary.stopReason },
     { verdict },
   );
-  return `${table.toString()}\n`;
+  return table.toString();
 }

@@ -88,6 +88,7 @@ export class StreamHub {
   private readonly streams = new Set<SseStream>();
   private readonly ticker: NodeJS.Timeout;
   private readonly heartbeatMs: number;
+  private readonly tickMs: number;
   private readonly bufferFlushMs: number;
 
   constructor(private readonly settings: ServerSettings) {
@@ -95,9 +96,9 @@ export class StreamHub {
     this.heartbeatMs = settings.has('no-heartbeat') ? 0 : heartbeatMs;
     // Like a buffering proxy: a few flushes per generation, so events arrive in visible bursts.
     this.bufferFlushMs = Math.max(250, generationMs / 3);
-    // A quarter of the heartbeat interval bounds the longest silence to 1.25 x heartbeatMs.
-    const tickMs = Math.max(5, Math.min(250, heartbeatMs > 0 ? heartbeatMs / 4 : 250));
-    this.ticker = setInterval(() => this.tick(), tickMs);
+    // At most a quarter of the heartbeat interval: a heartbeat goes no earlier than 0.75 x heartbeatMs.
+    this.tickMs = Math.max(5, Math.min(250, heartbeatMs > 0 ? heartbeatMs / 4 : 250));
+    this.ticker = setInterval(() => this.tick(), this.tickMs);
   }
 
   get size(): number {
@@ -162,7 +163,8 @@ export class StreamHub {
         stream.end();
         continue;
       }
-      if (this.heartbeatMs > 0 && now - stream.lastWriteAt >= this.heartbeatMs) {
+      // Sent at the last tick before the interval runs out: no silence outlasts X-Heartbeat-Interval, as the header promises.
+      if (this.heartbeatMs > 0 && now + this.tickMs - stream.lastWriteAt > this.heartbeatMs) {
         stream.write(stream.hooks.heartbeat(stream));
       }
       if (stream.pending && now >= stream.flushDueAt) {

@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadSchema, schemaErrors } from '../helpers/jsonSchema.js';
 import { RAW_CONTROL, probe, type ProbeOptions, type ProbeRun } from './probe.js';
 import { SECRETS, startHostile, type HostileKind, type HostileServer } from './servers.js';
 
@@ -16,10 +17,18 @@ import { SECRETS, startHostile, type HostileKind, type HostileServer } from './s
 type Command = 'token' | 'tail' | 'check' | 'replay' | 'load' | 'proxy';
 
 interface Expectation {
-  /** Several codes: the outcome races (both are a failed run, never a pass). */
-  readonly code: number | readonly number[];
+  readonly code: number;
   /** Matched against stderr + stdout: the one line that says what blocked the run. */
   readonly says: RegExp;
+}
+
+/**
+ * What `proxy --json` logs for the one request sent through it (`fields`, as they appear in its
+ * `end` item: the answer it passed on, a 502 when the target cannot be spoken to), then its
+ * summary once stopped. Ctrl-C is how a proxy ends, so it exits 0.
+ */
+function proxied(fields: string): RegExp {
+  return new RegExp(`"kind":"end",.*${fields.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\s\\S]*"kind":"summary","requests":1,`);
 }
 
 /** The probes: what each command must do against each misbehaviour. */
@@ -29,22 +38,24 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     tail: { code: 3, says: /the answer is not HTTP/ },
     check: { code: 3, says: /the answer is not HTTP/ },
     replay: { code: 3, says: /the answer is not HTTP/ },
-    // Load's own connections: a failure may still be pending when the run ends (exit 1, streams opened 0) or counted (exit 3).
-    load: { code: [1, 3], says: /the answer is not HTTP|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the answer is not HTTP/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'tls-to-plain': {
     token: { code: 3, says: /TLS failed: the server does not speak TLS on this port/ },
     tail: { code: 3, says: /does not speak TLS/ },
     check: { code: 3, says: /does not speak TLS/ },
     replay: { code: 3, says: /does not speak TLS/ },
-    load: { code: [1, 3], says: /TLS failed|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: TLS failed/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'plain-to-tls': {
     token: { code: 3, says: /closed the connection before a complete HTTP answer.*use https:\/\// },
     tail: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     check: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     replay: { code: 3, says: /closed the connection before/ },
-    load: { code: [1, 3], says: /closed the connection before|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the server closed the connection before a complete HTTP answer/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'self-signed': {
     token: { code: 3, says: /certificate is not trusted.*NODE_EXTRA_CA_CERTS.*--insecure/ },
@@ -52,13 +63,15 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /certificate is not trusted/ },
     replay: { code: 3, says: /certificate is not trusted/ },
     load: { code: 3, says: /create request: TLS failed: an untrusted certificate/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'redirect-loop': {
     token: { code: 1, says: /redirects to \/api\/generations\/generate\/g1\/stream-token/ },
-    tail: { code: 1, says: /302, a redirect \(sse-doctor does not follow redirects/ },
+    tail: { code: 1, says: /302, a redirect \(sse-doctor follows redirects only with --follow-redirects/ },
     check: { code: 1, says: /answered 302 redirects to/ },
     replay: { code: 2, says: /answered 302 redirects to/ },
     load: { code: 1, says: /create request answered HTTP 302/ },
+    proxy: { code: 0, says: proxied('"status":302,"stream":false,"action":"passed"') },
   },
   'header-flood': {
     token: { code: 3, says: /response headers are larger than any HTTP client accepts/ },
@@ -66,25 +79,30 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /response headers are larger/ },
     replay: { code: 3, says: /response headers are larger/ },
     load: { code: 3, says: /create request: the answer is not HTTP/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'mid-headers-close': {
     token: { code: 3, says: /closed the connection before a complete HTTP answer/ },
     tail: { code: 3, says: /closed the connection before/ },
     check: { code: 3, says: /closed the connection before/ },
-    load: { code: [1, 3], says: /closed the connection before|streams opened > 0 \(default\)/ },
+    load: { code: 3, says: /create request: the server closed the connection before a complete HTTP answer/ },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
   },
   'giant-retry': {
     token: { code: 1, says: /Retry-After: 999999999999 s/ },
     tail: { code: 1, says: /asked 999999999999 s, above sse-doctor's bound of 60 min.*past this run's bound/ },
     load: { code: 1, says: /streams opened > 0 \(default\)/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":1') },
   },
   'negative-retry-after': {
     token: { code: 1, says: /429 no token/ },
     tail: { code: 1, says: /waiting 60 s \(no usable Retry-After, fallback\)/ },
+    proxy: { code: 0, says: proxied('"status":429,"stream":false,"action":"passed"') },
   },
   'bad-token-body': {
     token: { code: 1, says: /answered 200 without a usable token/ },
     tail: { code: 1, says: /answered 200 but sse_token is a number/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":false,"action":"passed"') },
   },
   escapes: {
     token: { code: 0, says: /token issued/ },
@@ -92,6 +110,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 1, says: /FAIL/ },
     replay: { code: 1, says: /✖/ },
     load: { code: 1, says: /errorRate<=0.05 \(default\)/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":2') },
   },
   'echo-secrets': {
     token: { code: 0, says: /token issued/ },
@@ -100,12 +119,23 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     replay: { code: 1, says: /failed-generation/ },
     // A server that echoes is otherwise a working one: the run passes, and leaks nothing.
     load: { code: 0, says: /all thresholds held/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":1') },
   },
   'binary-body': {
-    tail: { code: 1, says: /wrong content type "application\/octet-stream"/ },
+    tail: { code: 1, says: /wrong content type "application\/octet-stream": the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    load: { code: 1, says: /stream was not text\/event-stream/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":false,"action":"passed","events":0,"bytes":4718592') },
+  },
+  'binary-stream': {
+    tail: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary \(sent as text\/event-stream\)/ },
+    check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
+    load: { code: 1, says: /stream body was binary, not events/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":0,"bytes":4718592') },
   },
   'event-then-close': {
     tail: { code: 1, says: /duration bound reached|past this run's bound/ },
+    proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":1') },
   },
 };
 
@@ -189,7 +219,7 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
           const output = allOutput(run, dir);
           expect(run.killed, `${command} did not end by itself`).toBe(false);
           expect(output).toMatch(expected.says);
-          expect([expected.code].flat(), run.stderr).toContain(run.code);
+          expect(run.code, run.stderr).toBe(expected.code);
           // The tool's own failure is one line, never a stack trace.
           expect(run.stderr).not.toMatch(/\n\s+at /);
           if (run.code >= 2) expect(run.stderr.split('\n').filter((line) => line.startsWith('sse-doctor: '))).toHaveLength(1);
@@ -200,6 +230,37 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
         }
       }, TEST_TIMEOUT_MS);
     }
+  }
+
+  it('load shorter than its first answer: still exit 3 with the cause, never a race with the run\'s end', async () => {
+    const server = await startHostile('garbage');
+    try {
+      // 5 ms: the run's end comes before the first answer could (it used to exit 1, "streams opened 0", or 3 by chance).
+      const run = await probe(['load', '--clients', '2', '--duration', '5ms', '--base-url', server.baseUrl, '--auth', SECRETS.bearer]);
+      measured.push({ probe: 'garbage (--duration 5ms)', command: 'load', run });
+      expect(run.code, run.stderr).toBe(3);
+      expect(run.stderr).toMatch(/create request: the answer is not HTTP/);
+    } finally {
+      await server.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  for (const command of ['token', 'tail', 'check', 'load'] as const) {
+    it(`redirect-loop × ${command} --follow-redirects: the loop is bounded, one finding, exit 1`, async () => {
+      const server = await startHostile('redirect-loop');
+      const dir = mkdtempSync(join(tmpdir(), `sse-doctor-hostile-follow-${command}-`));
+      try {
+        const run = await probe([...argsFor(command, server, dir), '--follow-redirects'], { hardLimitMs: HARD_LIMIT_MS });
+        measured.push({ probe: 'redirect-loop (--follow-redirects)', command, run });
+        expect(run.killed).toBe(false);
+        expect(run.code, run.stderr).toBe(1);
+        expect(allOutput(run, dir)).toMatch(command === 'load' ? /create request answered HTTP 302/ : /a redirect loop: http:\/\/127\.0\.0\.1:\d+\/api\/\S+ -> http/);
+        expect(run.peakMiB).toBeLessThan(MEMORY_LIMIT_MIB);
+        assertClean(allOutput(run, dir));
+      } finally {
+        await server.close();
+      }
+    }, TEST_TIMEOUT_MS);
   }
 
   it('flood × tail, slow reader: memory stays bounded (backpressure)', async () => {
@@ -244,6 +305,25 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
       const junit = readFileSync(join(dir, 'check.xml'), 'utf8');
       expect(junit).toMatch(/errors="[1-9]/);
       expect(junit).toContain('<error message="interrupted (Ctrl-C)');
+    } finally {
+      await server.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
+  it('interrupted replay: exit 130, JSON "interrupted": true and verdict fail', async () => {
+    const server = await startHostile('event-then-close');
+    try {
+      const run = await probe(['replay', 'failed-generation', '--client', 'robust', '--json', '--max-duration', '30s', '--base-url', server.baseUrl, '--auth', SECRETS.bearer], {
+        interruptWhen: server.firstRequest,
+        interruptAfterMs: 300,
+        hardLimitMs: HARD_LIMIT_MS,
+      });
+      measured.push({ probe: 'event-then-close (Ctrl-C)', command: 'replay', run });
+      expect(run.code, run.stderr).toBe(130);
+      expect(run.stderr).toContain('replay: interrupted; the report covers what ran');
+      const report: unknown = JSON.parse(run.stdout);
+      expect(report).toMatchObject({ scenario: 'failed-generation', client: 'robust', verdict: 'fail', interrupted: true });
+      expect(schemaErrors(report, loadSchema('replay'))).toEqual([]);
     } finally {
       await server.close();
     }

@@ -135,6 +135,7 @@ export const HOSTILE_KINDS = [
   'escapes',
   'echo-secrets',
   'binary-body',
+  'binary-stream',
   'event-then-close',
   'flood',
 ] as const;
@@ -216,10 +217,12 @@ export async function startHostile(kind: HostileKind): Promise<HostileServer> {
         res.end(`: ${req.url}\nid: ${SECRETS.streamToken}\nevent: error\ndata: ${data}\n\n`);
       });
     case 'binary-body':
+    case 'binary-stream':
+      // 4.5 MiB of binary, as a file download or under the event stream's own Content-Type.
       return httpServer((req, res, route) => {
         if (contractShell(res, route, req)) return;
         if (route === 'token') return goodToken(res);
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.writeHead(200, kind === 'binary-body' ? { 'content-type': 'application/octet-stream' } : sse);
         const block = Buffer.from(Array.from({ length: 65_536 }, (_, index) => (index * 197 + 3) % 256));
         for (let sent = 0; sent < 72; sent++) res.write(block);
         res.end();

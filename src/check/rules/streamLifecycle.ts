@@ -1,4 +1,4 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
+import { describeBody, describeEnd } from '../../engine/connection.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import type { SseEvent } from '../../engine/sseDecoder.js';
 import type { CheckContext } from '../context.js';
@@ -88,7 +88,8 @@ export const streamTerminalGeneration: Rule = {
       return skip(`the token, issued while the generation ran, was refused (${status}) once it had ended: expired or not single-use-safe, see stream.token-expiry`, evidence);
     }
     if (status !== undefined && status >= 400 && status < 500) return pass(`refused with ${status} once the generation was ${terminal.value.status}`, evidence);
-    if (recording.result.end.kind === 'wrong-content-type') return skip('the stream was not text/event-stream (see stream.headers)', evidence);
+    const { end } = recording.result;
+    if (end.kind === 'wrong-content-type' || end.kind === 'binary-body') return skip(`${describeBody(end.body)} (see stream.headers)`, evidence);
     if (recording.result.terminalEvent !== undefined) {
       return pass(`a terminal event arrived for the ${terminal.value.status} generation (${recording.events.length} events replayed)`, evidence);
     }

@@ -1,4 +1,4 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
+import { describeBody, describeEnd } from '../../engine/connection.js';
 import { isConnectedEvent, isHeartbeatEvent, parseEventData } from '../../engine/contractEvents.js';
 import type { Available, CheckContext, ObservedStream } from '../context.js';
 import { proxyInPath, readableStream, seconds, streamEvidence } from '../evidence.js';
@@ -54,7 +54,9 @@ export const streamHeaders: Rule = {
       contentEncoding: headers['content-encoding'],
     };
     const problems: string[] = [];
-    if (!/^text\/event-stream\b/i.test(headers['content-type'] ?? '')) problems.push(`Content-Type is ${JSON.stringify(headers['content-type'] ?? '(none)')}, not text/event-stream (EventSource refuses it and reconnects forever)`);
+    if (end.kind === 'wrong-content-type') problems.push(`Content-Type is ${JSON.stringify(headers['content-type'] ?? '(none)')}, not text/event-stream (EventSource refuses it and reconnects forever); ${describeBody(end.body)}`);
+    else if (!/^text\/event-stream\b/i.test(headers['content-type'] ?? '')) problems.push(`Content-Type is ${JSON.stringify(headers['content-type'] ?? '(none)')}, not text/event-stream (EventSource refuses it and reconnects forever)`);
+    if (end.kind === 'binary-body') problems.push(`Content-Type is text/event-stream, but ${describeBody(end.body)} (no client can read events from it)`);
     if (!/\bno-(cache|store)\b/i.test(headers['cache-control'] ?? '')) problems.push('Cache-Control lacks no-cache (a cache may hold or replay the stream)');
     if (headers['content-length'] !== undefined) problems.push('Content-Length is set (an SSE stream has no known length; proxies wait for all of it)');
     const encoding = headers['content-encoding'];

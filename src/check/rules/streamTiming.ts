@@ -1,8 +1,8 @@
-import { describeEnd } from '../../engine/clientPolicy.js';
+import { describeEnd } from '../../engine/connection.js';
 import { parseEventData } from '../../engine/contractEvents.js';
 import { proxyInPath, seconds, streamEvidence } from '../evidence.js';
 import { BURST_GAP_MS, heldBackEvents, heldBackLimitMs, timedEvent, type TimedEvent } from '../../engine/heldBack.js';
-import { longestSilence } from '../../engine/silence.js';
+import { longerThanHeartbeat, longestSilence } from '../../engine/silence.js';
 import { closeAfterTerminal } from '../timing.js';
 import type { IdleCut } from '../context.js';
 import { fail, pass, skip, type Layer, type Rule } from '../types.js';
@@ -49,7 +49,7 @@ export const streamHeartbeat: Rule = {
       const why = 'every stream with a pause that long is cut before it ends, and the client reconnects into the same cut';
       return { ...fail(idle.seen, why, idle.fix, { ...evidence, cutAfterSilenceMs: cut.silencesMs.map(Math.round) }, idle.layer), severity: 'error' };
     }
-    if (silence.gapMs > limitMs) {
+    if (longerThanHeartbeat(silence.gapMs, limitMs)) {
       return fail(
         `the stream was silent for ${seconds(silence.gapMs)}, longer than the ${seconds(limitMs)} heartbeat interval`,
         'proxies and load balancers cut idle connections (often after 30-60 s), and clients cannot tell a thinking model from a dead stream',

@@ -1,4 +1,4 @@
-import { whyNoToken } from '../../engine/generationsApi.js';
+import { whyRefused } from '../../engine/generationsApi.js';
 import { tokenEvidence } from '../evidence.js';
 import { fail, pass, skip, type Rule, type RuleOutcome } from '../types.js';
 import type { CheckContext } from '../context.js';
@@ -12,7 +12,7 @@ async function tokenForTerminal(ctx: CheckContext, outcome: 'completed' | 'faile
   if ('failure' in answer) return skip(ctx.failureReason(`token ${ctx.api.url('token', id)}`, answer.failure));
   const evidence = { generationId: id, generationStatus: outcome, errorMessage, ...tokenEvidence(answer) };
   const { status } = answer.exchange;
-  const detail = answer.ok ? '' : whyNoToken(answer);
+  const detail = answer.ok ? '' : whyRefused(answer);
   if (status >= 500) {
     return fail(
       `the token endpoint answered ${status} for a ${outcome} generation`,
