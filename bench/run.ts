@@ -188,7 +188,8 @@ if (wanted('hold')) {
 // its process's maximum resident set over the whole run (ramp, events, the end and the report),
 // against the baseline client holding as many streams for as long. What one stream adds to the
 // peak: (peak at the large count - peak at the small one) / the difference in streams.
-const PEAK = { small: 100, large: SIZES.hold, durationMs: quick ? 5000 : 15_000 };
+// Long enough for every stream to open and run a while even on a machine busy with other work.
+const PEAK = { small: 100, large: SIZES.hold, durationMs: quick ? 5000 : 30_000 };
 const PEAK_STREAM_PATH = '/generic/stream?chunks=10000&intervalMs=1000';
 
 /** A process started with `peakRss.ts` in front: its stdout and its maximum resident set. */
