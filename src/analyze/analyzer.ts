@@ -179,10 +179,6 @@ class Samples {
     const sorted = [...this.values].sort((a, b) => a - b);
     return sorted[Math.floor(sorted.length / 2)];
   }
-
-  get all(): readonly number[] {
-    return this.values;
-  }
 }
 
 /** The mean of every value added, in constant memory. */
