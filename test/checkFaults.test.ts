@@ -12,7 +12,8 @@ import { BACKENDS } from './helpers/realTargets.js';
 const MATRIX: Record<FaultName, { fails: string[]; alsoMay?: string[]; timings?: Partial<typeof FAST_TIMINGS> }> = {
   'immediate-close': { fails: ['stream.terminal-generation', 'token.terminal-completed', 'token.terminal-failed'] },
   'no-rate-limit': { fails: ['token.rate-limit'] },
-  'no-heartbeat': { fails: ['stream.heartbeat'] },
+  // A longer generation: its silent thinking phase (serve: 1.2 s; FastAPI at its pace: 2.5 s) outlasts the heartbeat limit even when the check's stream connects late on a busy machine, and stays inside the client's silence watchdog.
+  'no-heartbeat': { fails: ['stream.heartbeat'], timings: { generationMs: 1800 } },
   // The fault flushes every third of a generation: a longer one holds events back well past the limit.
   buffered: { fails: ['stream.no-buffering'], alsoMay: ['stream.heartbeat', 'stream.connected-first'], timings: { generationMs: 4000 } },
   'reusable-token': { fails: ['stream.token-single-use'] },
