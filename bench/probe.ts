@@ -28,7 +28,9 @@ export type ProbeTask =
     }
   | { kind: 'tool-slow' | 'raw-slow'; url: string; clients: number; durationMs: number; warmupMs: number }
   | { kind: 'tool-fast' | 'raw-fast'; url: string; durationMs: number }
-  | { kind: 'tool-spam' | 'raw-spam'; baseUrl: string; connections: number; durationMs: number };
+  | { kind: 'tool-spam' | 'raw-spam'; baseUrl: string; connections: number; durationMs: number }
+  /** The baseline of the peak-RSS figure: `streams` held for `durationMs`, as `load --url --clients N` holds them (its peak is read by `peakRss.ts`). */
+  | { kind: 'raw-peak'; url: string; streams: number; durationMs: number };
 
 export interface ProbeResult {
   opened?: number;
@@ -211,6 +213,19 @@ async function probe(task: ProbeTask): Promise<ProbeResult> {
       };
       await Promise.all(Array.from({ length: task.clients }, loop));
       return steadyResult(steady, events);
+    }
+    case 'raw-peak': {
+      const stop = AbortSignal.timeout(task.durationMs);
+      setMaxListeners(0, stop);
+      let opened = 0;
+      const origin = new URL(task.url).origin;
+      await Promise.all(
+        Array.from({ length: task.streams }, (_, client) => {
+          const dispatcher = new Client(origin, { localAddress: `127.0.0.${1 + (client % 250)}` });
+          return rawStream(task.url, stop, () => {}, dispatcher, () => opened++).catch(() => {});
+        }),
+      );
+      return done({ opened });
     }
     case 'tool-fast': {
       const target = resolveTargetOptions({ url: task.url }, {}, '/');

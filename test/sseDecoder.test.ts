@@ -60,7 +60,7 @@ describe('SseDecoder', () => {
     }
   });
 
-  it('keeps streams apart when their events are cut mid-way and interleaved (parsers are shared between events)', () => {
+  it('keeps streams apart when their events are cut mid-way and interleaved', () => {
     const seen = (name: string, log: string[]) => ({
       onEvent: (event: SseEvent) => log.push(`${name}:${event.data}`),
       onNotice: (notice: SseNotice) => notice.kind === 'comment' && log.push(`${name}:#${notice.text}`),

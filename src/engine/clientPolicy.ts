@@ -1,5 +1,4 @@
 import type { ProfileClient } from './target.js';
-import { cachedPer } from './cachedPer.js';
 import { systemClock, type Clock } from './clock.js';
 import { FATAL_TRANSPORT_KINDS, describeEnd, describeTransportFailure, type StreamEnd, type TransportFailureKind } from './connection.js';
 import { clampDelay, delayFromSeconds, describeClamp } from './delay.js';
@@ -75,7 +74,6 @@ function unfixable(outcome: AttemptOutcome): string | undefined {
 export class RobustClient implements ClientModel {
   readonly name = 'robust';
   readonly silenceMs: number;
-  private readonly delaysMs: readonly number[];
   private retriesInRow = 0;
 
   constructor(
@@ -83,7 +81,6 @@ export class RobustClient implements ClientModel {
     private readonly random: () => number = Math.random,
   ) {
     this.silenceMs = config.silenceSeconds * 1000;
-    this.delaysMs = delaysMsOf(config);
   }
 
   decide(outcome: AttemptOutcome): PolicyDecision {
@@ -117,7 +114,8 @@ export class RobustClient implements ClientModel {
 
   /** The schedule's next delay, or the server's `retry:` when that is longer: a server asking for more room gets it. */
   private backoff(reason: string, serverRetryMs?: number): PolicyDecision {
-    const scheduled = retryDelay(this.retriesInRow + 1, this.delaysMs, this.config.jitter, this.random);
+    const delaysMs = this.config.retryDelaysSeconds.map((seconds) => seconds * 1000);
+    const scheduled = retryDelay(this.retriesInRow + 1, delaysMs, this.config.jitter, this.random);
     if (serverRetryMs === undefined) return this.retryAfter(reason, scheduled);
     const server = clampDelay(serverRetryMs);
     if (server.ms <= scheduled) return this.retryAfter(reason, scheduled);
@@ -134,9 +132,6 @@ export class RobustClient implements ClientModel {
 function stop(reason: string, gaveUp = false): PolicyDecision {
   return { action: 'stop', reason, gaveUp };
 }
-
-/** A profile's retry schedule in ms, worked out once per profile rather than once per client. */
-const delaysMsOf = cachedPer((config: ProfileClient): readonly number[] => config.retryDelaysSeconds.map((seconds) => seconds * 1000));
 
 /** The seed's frontend: on every close or error, a new token and a reconnect at once, forever. */
 export class NaiveClient implements ClientModel {

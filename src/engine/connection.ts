@@ -425,7 +425,9 @@ class StreamReader implements Dispatcher.DispatchHandler, SseDecoderCallbacks {
   /** The user stopped, or a deadline may have passed: stop the stream with the reason, or look again later. */
   private checkDeadlines(): void {
     if (this.finished) return;
-    if (this.req.signal?.aborted) return this.abortRequest?.();
+    // With the signal's own reason, which every stream it stops shares: when a load run of
+    // thousands of streams ends at once, undici then makes no error of its own for each.
+    if (this.req.signal?.aborted) return this.abortRequest?.(this.req.signal.reason as Error);
     const now = this.clock.now();
     const { maxDurationMs, silenceTimeoutMs, closeAfterTerminalMs, headersTimeoutMs } = this.req;
     if (headersTimeoutMs > 0 && this.open === undefined && now - this.startedAt >= headersTimeoutMs) {
@@ -647,27 +649,7 @@ export function errorCode(error: unknown): string {
 export function flattenHeaders(headers: Dispatcher.ResponseData['headers']): Record<string, string> {
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined) flat[name.toLowerCase()] = sharedHeaderValue(Array.isArray(value) ? value.join(', ') : value);
+    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
-}
-
-/** Values longer than this are rare enough not to be worth sharing. */
-const SHARED_VALUE_MAX_LENGTH = 64;
-/** The bound on shared values; past it the table starts over (a date header adds one a second). */
-const SHARED_VALUES_MAX = 1024;
-const sharedValues = new Map<string, string>();
-
-/**
- * One string for each header value seen again: an open stream keeps its response's headers,
- * and across thousands of streams they are the same few values (`text/event-stream`,
- * `no-cache`, `keep-alive`, this second's date).
- */
-function sharedHeaderValue(value: string): string {
-  if (value.length > SHARED_VALUE_MAX_LENGTH) return value;
-  const shared = sharedValues.get(value);
-  if (shared !== undefined) return shared;
-  if (sharedValues.size >= SHARED_VALUES_MAX) sharedValues.clear();
-  sharedValues.set(value, value);
-  return value;
 }

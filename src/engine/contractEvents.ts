@@ -1,5 +1,4 @@
 import type { Profile } from './target.js';
-import { cachedPer } from './cachedPer.js';
 import type { SseEvent } from './sseDecoder.js';
 
 /** The fields of a contract event's JSON data (docs/contract.md "Stream endpoint rules"). */
@@ -26,11 +25,11 @@ export function parseEventData(event: SseEvent): ContractEventData | undefined {
 }
 
 /**
- * The profile's terminal-event test, built once per profile (a load run starts thousands of
- * sessions). The data is parsed only when it mentions a terminal word at all (one pass of one
- * regular expression), so the hot path of a fast stream stays a scan of each event's data.
+ * The profile's terminal-event test. The data is parsed only when it mentions a terminal word at
+ * all (one pass of one regular expression), so the hot path of a fast stream stays a scan of each
+ * event's data.
  */
-export const terminalEventTest = cachedPer((profile: Profile): ((event: SseEvent) => boolean) => {
+export function terminalEventTest(profile: Profile): (event: SseEvent) => boolean {
   const { statuses, stages, eventTypes, data: endData } = profile.terminal;
   const words = [...statuses, ...stages];
   const mentionsWord = words.length === 0 ? undefined : new RegExp(words.map(escapeRegExp).join('|'));
@@ -43,7 +42,7 @@ export const terminalEventTest = cachedPer((profile: Profile): ((event: SseEvent
     const data = parseEventData(event);
     return data !== undefined && (statuses.includes(data.status as string) || stages.includes(data.stage as string));
   };
-});
+}
 
 /**
  * Whether the data is a connection's `connected` event. Its progress is a snapshot of the

@@ -18,6 +18,8 @@ export interface SessionOptions {
   readonly source: StreamSource;
   readonly model: ClientModel;
   readonly profile: Profile;
+  /** Which events end the stream; by default built from `profile` for this session (a load run builds it once for all of its sessions). */
+  readonly isTerminal?: (event: SseEvent) => boolean;
   /** Extra headers on the stream request (a gateway's, say); never the bearer for token streams. */
   readonly streamHeaders: Readonly<Record<string, string>>;
   readonly maxLineBytes: number;
@@ -139,7 +141,7 @@ class StreamSession implements StreamCallbacks {
   ) {
     this.clock = options.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    this.isTerminal = terminalEventTest(options.profile);
+    this.isTerminal = options.isTerminal ?? terminalEventTest(options.profile);
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
@@ -287,10 +289,15 @@ class StreamSession implements StreamCallbacks {
   }
 
   private finish(stop: SessionStop, unreachable?: NeverAnswered, unusableToken?: string): SessionResult {
+    const responses = this.responses;
     return {
       connections: this.streams.length,
       tokenRequests: this.tokenRequests,
-      responses: Object.fromEntries(this.responses),
+      // Built only when read: keyed by status, an object costs 2.6 KiB (see `responses` above),
+      // and a load run that ends finishes thousands of sessions at once without reading it.
+      get responses() {
+        return Object.fromEntries(responses);
+      },
       retries: this.retries,
       streams: this.streams,
       stop,

@@ -20,7 +20,12 @@ interface Expectation {
   readonly code: number;
   /** Matched against stderr + stdout: the one line that says what blocked the run. */
   readonly says: RegExp;
+  /** Flags after the usual ones (a later value wins). */
+  readonly extra?: readonly string[];
 }
+
+/** One load flow (create, token, stream) and the run ends: what the stream did is counted, however slow the machine. */
+const ONE_FLOW = ['--max-requests', '3', '--duration', '60s'];
 
 /**
  * What `proxy --json` logs for the one request sent through it (`fields`, as they appear in its
@@ -109,7 +114,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     tail: { code: 1, says: /\\x1b\]0;PWNED\\x07\\x1b\[2J/ },
     check: { code: 1, says: /FAIL/ },
     replay: { code: 1, says: /✖/ },
-    load: { code: 1, says: /errorRate<=0.05 \(default\)/ },
+    load: { code: 1, says: /errorRate<=0.05 \(default\)/, extra: ONE_FLOW },
     proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":2') },
   },
   'echo-secrets': {
@@ -118,19 +123,19 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 1, says: /rules:/ },
     replay: { code: 1, says: /failed-generation/ },
     // A server that echoes is otherwise a working one: the run passes, and leaks nothing.
-    load: { code: 0, says: /all thresholds held/ },
+    load: { code: 0, says: /all thresholds held/, extra: ONE_FLOW },
     proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":1') },
   },
   'binary-body': {
     tail: { code: 1, says: /wrong content type "application\/octet-stream": the body is not text\/event-stream: 4\.5 MiB of binary/ },
     check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
-    load: { code: 1, says: /stream was not text\/event-stream/ },
+    load: { code: 1, says: /stream was not text\/event-stream/, extra: ONE_FLOW },
     proxy: { code: 0, says: proxied('"status":200,"stream":false,"action":"passed","events":0,"bytes":4718592') },
   },
   'binary-stream': {
     tail: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary \(sent as text\/event-stream\)/ },
     check: { code: 1, says: /the body is not text\/event-stream: 4\.5 MiB of binary/ },
-    load: { code: 1, says: /stream body was binary, not events/ },
+    load: { code: 1, says: /stream body was binary, not events/, extra: ONE_FLOW },
     proxy: { code: 0, says: proxied('"status":200,"stream":true,"action":"passed","events":0,"bytes":4718592') },
   },
   'event-then-close': {
@@ -211,7 +216,7 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
         const server = await startHostile(kind);
         const dir = mkdtempSync(join(tmpdir(), `sse-doctor-hostile-${kind}-${command}-`));
         try {
-          const run = await probe(argsFor(command, server, dir), {
+          const run = await probe([...argsFor(command, server, dir), ...(expected.extra ?? [])], {
             hardLimitMs: HARD_LIMIT_MS,
             ...(command === 'proxy' ? { during: throughProxy, interruptAfterMs: 300 } : {}),
           });
