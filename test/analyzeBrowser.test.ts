@@ -128,5 +128,5 @@ describe('analyze on HAR files recorded by Chromium', () => {
     expect(metrics.responses.stream!['200']).toBe(10);
     expect(metrics.responses.token!['429']).toBeGreaterThan(0);
     expect(Math.abs(rate - storm.perSecond!) / storm.perSecond!).toBeLessThan(0.2);
-  }, 30_000);
+  }, 60_000);
 });

@@ -90,7 +90,7 @@ function valueEnd(target: string, from: number): number {
 }
 
 /** FNV-1a over `text` from `from` to `to`: enough to tell tokens apart in one log, and the token itself is never kept. */
-function hashToken(text: string, from = 0, to = text.length): number {
+function hashToken(text: string, from: number, to: number): number {
   let hash = 0x811c9dc5;
   for (let i = from; i < to; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return hash >>> 0;
