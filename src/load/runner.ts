@@ -238,7 +238,8 @@ export async function runLoad(plan: LoadPlan, options: LoadRunOptions = {}): Pro
     if (plan.arrival.kind === 'closed') {
       const { clients } = plan.arrival;
       const startClient = (client: number): Promise<unknown> | undefined => {
-        if (run.signal.aborted || clock.now() >= endsAt) return undefined;
+        // The first client always starts, however late: a run never ends without asking the target once (see the deadline).
+        if (run.signal.aborted || (client > 0 && clock.now() >= endsAt)) return undefined;
         const slot = slotOf(client, connections.connect(client));
         return plan.mode === 'token-spam' ? spamClosed(slot) : clientFlows(slot, clock.now(), true);
       };
