@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenerationsApi, answerError } from '../src/engine/generationsApi.js';
@@ -14,11 +15,18 @@ let reference: ReferenceServer;
 /** A create endpoint whose body a test sets, and a status endpoint that never answers. */
 let odd: MisbehavingServer;
 let createAnswer: { status: number; body: string };
+/** The open response of `/api/generations/g2`, its body begun: a test writes the rest when its clock says so. */
+let slowBody: ServerResponse | undefined;
 beforeAll(async () => {
   reference = await startReferenceServer({ port: 0, timings: { generationMs: 60_000 } });
   odd = await startMisbehavingServer({
     '/api/generations/generate': (_req, res) => res.writeHead(createAnswer.status, { 'content-type': 'application/json' }).end(createAnswer.body),
     '/api/generations/g1': () => undefined,
+    '/api/generations/g2': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status": ');
+      slowBody = res;
+    },
   });
 });
 afterAll(async () => {
@@ -142,5 +150,31 @@ describe('the JSON exchange times out on the injected clock', () => {
     await settle();
     expect(settled).toBe(true);
     expect(await answer).toMatchObject({ ok: false, failure: { failure: 'timeout', code: 'UND_ERR_HEADERS_TIMEOUT', latencyMs: 5000 } });
+  });
+
+  it('a body that stops coming: each chunk restarts the wait, and the timeout counts from the last one', async () => {
+    const clock = manualClock();
+    // The exchange reads the clock when a chunk arrives: counting the reads tells the test it has.
+    let reads = 0;
+    const counted = { ...clock, now: () => (reads++, clock.now()) };
+    const answer = oddApi(counted).status('g2');
+    let settled = false;
+    void answer.then(() => (settled = true));
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    const arrived = async (readsBefore: number) => {
+      while (reads === readsBefore) await settle();
+    };
+    while (slowBody === undefined) await settle();
+    await arrived(1);
+    clock.advance(3000);
+    const before = reads;
+    slowBody.write('"process');
+    await arrived(before);
+    clock.advance(4999);
+    await settle();
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await settle();
+    expect(await answer).toMatchObject({ ok: false, failure: { failure: 'timeout', code: 'UND_ERR_BODY_TIMEOUT', latencyMs: 8000 } });
   });
 });

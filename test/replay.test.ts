@@ -174,7 +174,7 @@ describe.each(BACKENDS)('replay against the %s backend', (_name, start, pace) =>
 
     it('a heartbeat sent once the interval has passed, as seed 001 says ("every 5 seconds"), keeps silent-stall green', async () => {
       // A timer of the interval itself is always a little late; the watchdog waits three intervals, as the contract's 15 s does 5 s.
-      const intervalMs = 1000;
+      const intervalMs = 2000;
       const judgedBy: Profile = { ...profile, limits: { ...profile.limits, heartbeatSeconds: (intervalMs / 1000) * pace }, client: { ...profile.client, silenceSeconds: (3 * intervalMs * pace) / 1000 } };
       const reports = await replayAgainst([], ['silent-stall'], {}, { timings: { heartbeatMs: intervalMs }, judgedBy });
       expect(verdicts(reports)).toEqual(['silent-stall/robust: pass', 'silent-stall/naive: pass']);

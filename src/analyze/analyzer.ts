@@ -264,21 +264,26 @@ class GenerationTrail {
 
 /** A client's answers by status: a handful of statuses, counted in a list scanned faster than a map is looked up. */
 class StatusCounts {
-  private readonly statuses: (number | undefined)[] = [];
+  /** 0 for requests that got no answer: the list holds small integers only. */
+  private readonly statuses: number[] = [];
   private readonly counts: number[] = [];
 
   add(status: number | undefined): void {
-    const index = this.statuses.indexOf(status);
-    if (index >= 0) this.counts[index]!++;
-    else {
-      this.statuses.push(status);
-      this.counts.push(1);
+    const code = status ?? 0;
+    const { statuses } = this;
+    for (let i = 0; i < statuses.length; i++) {
+      if (statuses[i] === code) {
+        this.counts[i]!++;
+        return;
+      }
     }
+    statuses.push(code);
+    this.counts.push(1);
   }
 
   /** `none` for requests that got no answer. */
   byStatus(): Record<string, number> {
-    return Object.fromEntries(this.statuses.map((status, i) => [status === undefined ? 'none' : String(status), this.counts[i]!]));
+    return Object.fromEntries(this.statuses.map((code, i) => [code === 0 ? 'none' : String(code), this.counts[i]!]));
   }
 }
 

@@ -1,4 +1,4 @@
-import { accessRecord, type AccessRecord, type LogFormat } from './record.js';
+import { accessRecord, holdsAt, type AccessRecord, type LogFormat } from './record.js';
 
 /** Reads one line: emits the records it shows and says whether the line was readable at all. */
 export interface LineReader {
@@ -21,9 +21,6 @@ export interface JsonFieldMap {
 
 const MONTHS: Readonly<Record<string, number>> = { Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11 };
 
-// $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" [$request_time]
-// (nginx writes a quote inside a value as \x22, so a quoted field never holds one.)
-const NGINX = /^(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) (\d+|-) "[^"]*" "[^"]*"(?: (?:rt=)?(\d+(?:\.\d+)?))?/;
 const TIME_LOCAL = /^(\d{2})\/(\w{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
 
 /** `10/Oct/2000:13:55:36 -0700` to epoch ms; undefined when it is not one. */
@@ -35,38 +32,155 @@ function timeLocalMs(text: string): number | undefined {
   return Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offsetMs;
 }
 
+const SPACE = 32;
+const QUOTE = 34;
+const DASH = 45;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const OPEN_BRACKET = 91;
+
+/** Whether the character at `at` is a digit. */
+function isDigit(line: string, at: number): boolean {
+  const code = line.charCodeAt(at);
+  return code >= ZERO && code <= NINE;
+}
+
+/** The digits from `from` to `to` (exclusive) as a number; -1 when there are none or one is not a digit. */
+function digitsBetween(line: string, from: number, to: number): number {
+  if (to <= from) return -1;
+  let value = 0;
+  for (let at = from; at < to; at++) {
+    if (!isDigit(line, at)) return -1;
+    value = value * 10 + line.charCodeAt(at) - ZERO;
+  }
+  return value;
+}
+
+/**
+ * Where the fields of one nginx line are, found by `scanNginx`: one per reader, filled again for
+ * every line, so reading a line cuts only the substrings a record keeps.
+ */
+class NginxFields {
+  addressEnd = 0;
+  userStart = 0;
+  userEnd = 0;
+  timeStart = 0;
+  timeEnd = 0;
+  methodStart = 0;
+  methodEnd = 0;
+  targetEnd = 0;
+  status = 0;
+  bytes = 0;
+  /** `$request_time` in ms, where the line ends with one. */
+  durationMs: number | undefined;
+}
+
+/**
+ * `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
+ * "$http_user_agent"`, then `$request_time` (bare or as `rt=`) where the format adds it. nginx
+ * escapes quotes and spaces inside values (`\x22`), so fields end at the next space or quote.
+ * A hand-written scan, not a regular expression: it is the cost of every line of a long log.
+ */
+function scanNginx(line: string, fields: NginxFields): boolean {
+  const addressEnd = line.indexOf(' ');
+  if (addressEnd <= 0) return false;
+  const identEnd = line.indexOf(' ', addressEnd + 1);
+  if (identEnd <= addressEnd + 1) return false;
+  const userEnd = line.indexOf(' ', identEnd + 1);
+  if (userEnd <= identEnd + 1 || line.charCodeAt(userEnd + 1) !== OPEN_BRACKET) return false;
+  const timeStart = userEnd + 2;
+  const timeEnd = line.indexOf(']', timeStart);
+  if (timeEnd <= timeStart || line.charCodeAt(timeEnd + 1) !== SPACE || line.charCodeAt(timeEnd + 2) !== QUOTE) return false;
+  const methodStart = timeEnd + 3;
+  const requestEnd = line.indexOf('"', methodStart);
+  const methodEnd = line.indexOf(' ', methodStart);
+  if (requestEnd < 0 || methodEnd <= methodStart || methodEnd >= requestEnd) return false;
+  const targetSpace = line.indexOf(' ', methodEnd + 1);
+  const targetEnd = targetSpace < 0 || targetSpace > requestEnd ? requestEnd : targetSpace;
+  if (targetEnd === methodEnd + 1 || line.charCodeAt(requestEnd + 1) !== SPACE || line.charCodeAt(requestEnd + 5) !== SPACE) return false;
+  const status = digitsBetween(line, requestEnd + 2, requestEnd + 5);
+  const bytesStart = requestEnd + 6;
+  const bytesEnd = line.indexOf(' ', bytesStart);
+  // `-`: nothing sent.
+  const bytes = bytesEnd === bytesStart + 1 && line.charCodeAt(bytesStart) === DASH ? 0 : digitsBetween(line, bytesStart, bytesEnd);
+  if (status < 0 || bytes < 0 || line.charCodeAt(bytesEnd + 1) !== QUOTE) return false;
+  const refererEnd = line.indexOf('"', bytesEnd + 2);
+  if (refererEnd < 0 || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return false;
+  const agentEnd = line.indexOf('"', refererEnd + 3);
+  if (agentEnd < 0) return false;
+  fields.addressEnd = addressEnd;
+  fields.userStart = identEnd + 1;
+  fields.userEnd = userEnd;
+  fields.timeStart = timeStart;
+  fields.timeEnd = timeEnd;
+  fields.methodStart = methodStart;
+  fields.methodEnd = methodEnd;
+  fields.targetEnd = targetEnd;
+  fields.status = status;
+  fields.bytes = bytes;
+  fields.durationMs = line.charCodeAt(agentEnd + 1) === SPACE ? secondsAsMs(line, holdsAt(line, 'rt=', agentEnd + 2) ? agentEnd + 5 : agentEnd + 2) : undefined;
+  return true;
+}
+
+/** `30.012` at `from` as 30012 ms, exactly; undefined when no digit is there. */
+function secondsAsMs(line: string, from: number): number | undefined {
+  let at = from;
+  let whole = 0;
+  while (isDigit(line, at)) whole = whole * 10 + line.charCodeAt(at++) - ZERO;
+  if (at === from) return undefined;
+  let fraction = 0;
+  let scale = 1;
+  if (line.charCodeAt(at) === DOT && isDigit(line, at + 1)) {
+    at++;
+    while (isDigit(line, at)) {
+      fraction = fraction * 10 + line.charCodeAt(at++) - ZERO;
+      scale *= 10;
+    }
+  }
+  return whole * 1000 + (fraction * 1000) / scale;
+}
+
+const METHODS = ['GET', 'POST', 'OPTIONS', 'HEAD', 'PUT', 'DELETE', 'PATCH'];
+
+/** The method between `from` and `to`: a common one is the same string every time, not a new one per line. */
+function methodAt(line: string, from: number, to: number): string {
+  for (const method of METHODS) if (method.length === to - from && holdsAt(line, method, from)) return method;
+  return line.slice(from, to);
+}
+
 /**
  * nginx `combined`, and the variant with `$request_time` appended. nginx writes the line when the
  * response ends, at the second: the end time is `$time_local`, the start that minus the request time.
  */
 export class NginxReader implements LineReader {
   readonly resolutionMs = 1000;
-  // Hundreds of lines share one second: its text is parsed once.
+  private readonly fields = new NginxFields();
+  // Hundreds of lines share one second: its text is parsed once, and compared in place.
   private lastTimeText = '';
   private lastTimeMs: number | undefined;
 
   read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
-    const m = NGINX.exec(line);
-    if (m === null) return false;
-    const timeText = m[3]!;
-    if (timeText !== this.lastTimeText) {
-      this.lastTimeText = timeText;
-      this.lastTimeMs = timeLocalMs(timeText);
+    const { fields } = this;
+    if (!scanNginx(line, fields)) return false;
+    const { timeStart, timeEnd } = fields;
+    if (timeEnd - timeStart !== this.lastTimeText.length || !holdsAt(line, this.lastTimeText, timeStart)) {
+      this.lastTimeText = line.slice(timeStart, timeEnd);
+      this.lastTimeMs = timeLocalMs(this.lastTimeText);
     }
     const endMs = this.lastTimeMs;
     if (endMs === undefined) return false;
-    const seconds = m[8];
-    const durationMs = seconds === undefined ? undefined : Number(seconds) * 1000;
-    const user = m[2]!;
+    const { durationMs } = fields;
+    const user = fields.userEnd - fields.userStart === 1 && line.charCodeAt(fields.userStart) === DASH ? undefined : line.slice(fields.userStart, fields.userEnd);
     emit(accessRecord({
-      target: m[5]!,
+      target: line.slice(fields.methodEnd + 1, fields.targetEnd),
       line: lineNumber,
-      client: user === '-' ? m[1]! : user,
-      method: m[4]!,
-      status: Number(m[6]),
+      client: user ?? line.slice(0, fields.addressEnd),
+      method: methodAt(line, fields.methodStart, fields.methodEnd),
+      status: fields.status,
       endMs,
       startMs: durationMs === undefined ? undefined : endMs - durationMs,
-      bytes: m[7] === '-' ? 0 : Number(m[7]),
+      bytes: fields.bytes,
     }));
     return true;
   }
@@ -278,7 +392,7 @@ export function detectFormat(firstLine: string): LogFormat | undefined {
   const line = firstLine.trim();
   if (line === '{' || /^\{\s*"log"\s*:/.test(line)) return 'har';
   if (line.startsWith('{')) return 'jsonl';
-  if (NGINX.test(line)) return 'nginx';
+  if (scanNginx(line, new NginxFields())) return 'nginx';
   if (UVICORN_ACCESS.test(line) && !/^\d{2}:\d{2}:\d{2}\s+-/.test(line) && !/^(?:INFO|WARNING|ERROR)\s+-/.test(line)) return 'uvicorn';
   if (/^(?:\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\s+-\s+|(?:DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+-\s+)/.test(line)) return 'applog';
   if (/^(?:INFO|WARNING|ERROR|DEBUG):\s/.test(line) || LEADING_TIME.test(line)) return 'uvicorn';

@@ -32,8 +32,9 @@ export function longestSilence(openAt: number, signs: readonly number[], until: 
  * timer is the interval itself (seed 001: "Periodic Heartbeats: Every 5 seconds", a heartbeat once
  * 5 s passed without a write) sends it a little late, by its event loop, the network and our own
  * reading: 5001 ms against a 5 s interval is that backend keeping its promise, not breaking it.
+ * Small, so a target that thinks only a little longer than the interval without a heartbeat fails.
  */
-const HEARTBEAT_GRACE = 0.1;
+const HEARTBEAT_GRACE = 0.05;
 
 /** Whether a silence of `gapMs` breaks a heartbeat interval of `intervalMs`, a late timer's grace allowed. */
 export function longerThanHeartbeat(gapMs: number, intervalMs: number): boolean {

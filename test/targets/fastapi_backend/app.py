@@ -49,7 +49,10 @@ ANONYMOUS = "anonymous"
 
 @dataclass(frozen=True)
 class Timings:
-    generation_ms: int = 8000
+    # A generation thinks in silence from 5% to 70% of it: 7.8 s here, clearly past the contract's
+    # 5 s heartbeat interval, so a missing heartbeat shows at the defaults. (At 8 s it thought for
+    # 5.2 s, and a client that connected a little late never saw a silence past 5 s.)
+    generation_ms: int = 12000
     heartbeat_ms: int = 5000
     stream_max_ms: int = 60000
     token_ttl_ms: int = 60000
