@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock, type Clock } from '../src/engine/clock.js';
 import { DoctorError } from '../src/errors.js';
 import { parseOpenFilesLimit, socketLimitWarning } from '../src/load/fileLimit.js';
 import { decodeHistogram, encodeHistogram, newHistogram, recordMs, summarise } from '../src/load/histograms.js';
@@ -103,6 +105,27 @@ describe('load runner against the reference server', () => {
     expect({ ...merged.counters, comments: 0 }).toEqual({ ...whole.counters, comments: 0 });
     expect(merged.processes).toBe(2);
   }, 20_000);
+});
+
+describe("a load run's end never races its first answer", () => {
+  it('a run whose end passed before its first client could start still asks once, and counts what came back', async () => {
+    // Not HTTP at all: the answer is a protocol failure, which makes the run exit 3 (commands/load.ts).
+    const garbage = createNetServer((socket) => socket.once('data', () => socket.end(Buffer.alloc(1024, 0xff))));
+    await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
+    // A machine so busy that a second passes between every two looks at the clock: the 1 ms run is over before anything starts.
+    let now = 0;
+    const busy: Clock = { ...systemClock, now: () => (now += 1000) };
+    try {
+      const part = await runLoad(
+        { ...plan({ arrival: { kind: 'closed', clients: 2 }, durationMs: 1 }), target: resolveTargetOptions({ baseUrl: `http://127.0.0.1:${(garbage.address() as AddressInfo).port}/api`, auth: 'load-user' }, {}, tmpdir()) },
+        { clock: busy },
+      );
+      expect(part.counters.createRequests).toBe(1);
+      expect(part.errors).toEqual({ 'create-protocol': 1 });
+    } finally {
+      await new Promise<void>((resolve) => garbage.close(() => resolve()));
+    }
+  });
 });
 
 describe('load connections', () => {

@@ -585,7 +585,7 @@ export function describeTransportFailure(kind: TransportFailureKind, code: strin
         ? `TLS failed: the server's certificate is not trusted here${known}; trust its CA with NODE_EXTRA_CA_CERTS=/path/to/ca.pem, or skip verification with --insecure (never in production)`
         : `TLS failed: the server does not speak TLS on this port${known}; use http:// for a plain port, or the port that serves https`;
     case 'protocol':
-      return code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE'
+      return code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' || code === 'HPE_HEADER_OVERFLOW'
         ? `the response headers are larger than any HTTP client accepts${known}: a header loop or a misconfigured proxy`
         : `the answer is not HTTP${known}: something other than an HTTP server listens on this port`;
     case 'closed-before-answer':

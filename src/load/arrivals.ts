@@ -12,7 +12,9 @@ export async function closedArrivals(
   deadline: RunDeadline,
   startClient: (client: number) => Promise<unknown>,
 ): Promise<void> {
-  const start = (client: number): Promise<unknown> | undefined => (deadline.over() ? undefined : startClient(client));
+  // The first client always starts, however late: a run never ends without asking the target once (see RunDeadline).
+  const start = (client: number): Promise<unknown> | undefined =>
+    deadline.signal.aborted || (client > 0 && deadline.over()) ? undefined : startClient(client);
   // Not an async function: the client's own promise is what the run waits on, with no promise
   // in between to adopt it (one more promise, reaction and pair of closures per open stream).
   const closedClient = (client: number): Promise<unknown> | undefined => {

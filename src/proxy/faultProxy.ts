@@ -2,6 +2,7 @@ import { request as httpRequest, createServer, type IncomingHttpHeaders, type In
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, type Clock } from '../engine/clock.js';
+import { describeTransportFailure, transportFailureKind } from '../engine/connection.js';
 import { redactStreamUrl } from '../engine/secrets.js';
 import { EventBoundaries } from './eventBoundaries.js';
 
@@ -58,6 +59,8 @@ export interface ProxyConnectionEnd {
   /** The request reused a token sent before (see `ProxyConnection.tokenReused`). */
   readonly tokenReused: boolean;
   readonly t: number;
+  /** For `target-unreachable`: why no answer came, in plain words (nothing there, TLS failed, not HTTP…). */
+  readonly cause?: string;
 }
 
 export interface FaultProxyCallbacks {
@@ -131,14 +134,14 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
     let events = 0;
     let bytes = 0;
     let ended = false;
-    const finish = (action: ProxyAction) => {
+    const finish = (action: ProxyAction, cause?: string) => {
       if (ended) return;
       ended = true;
       clearTimeout(cutTimer);
       clearInterval(flushTimer);
       const endedAt = clock.now();
       clients.ended(clientKey, endedAt);
-      callbacks.onConnectionEnd?.({ id, method: req.method ?? 'GET', path: shownPath, status, stream, action, events, bytes, durationMs: endedAt - startedAt, tokenReused, t: endedAt });
+      callbacks.onConnectionEnd?.({ id, method: req.method ?? 'GET', path: shownPath, status, stream, action, events, bytes, durationMs: endedAt - startedAt, tokenReused, t: endedAt, ...(cause === undefined ? {} : { cause }) });
     };
     let cutTimer: NodeJS.Timeout | undefined;
     let flushTimer: NodeJS.Timeout | undefined;
@@ -230,9 +233,10 @@ export async function startFaultProxy(options: FaultProxyOptions, callbacks: Fau
         return;
       }
       const code = (error as NodeJS.ErrnoException).code ?? 'UNKNOWN';
+      const cause = describeTransportFailure(transportFailureKind(code, true), code);
       status = 502;
-      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: `sse-doctor proxy: target unreachable (${code})` }));
-      finish('target-unreachable');
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ detail: `sse-doctor proxy: no answer from the target: ${cause}` }));
+      finish('target-unreachable', cause);
     });
     res.on('close', () => {
       upstream.destroy();

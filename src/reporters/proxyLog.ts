@@ -28,7 +28,7 @@ const ACTION_WORDS: Readonly<Record<ProxyConnectionEnd['action'], string>> = {
   'cut-rst': '✂ cut (RST)',
   'client-closed': 'client closed',
   'target-closed': 'target closed abruptly',
-  'target-unreachable': 'target unreachable (502)',
+  'target-unreachable': 'no answer from the target (502)',
 };
 
 /** One human line per log item; the first line is the listen URL alone, for scripts to read. */
@@ -45,7 +45,8 @@ export function proxyPrettyLine(fromTarget: ProxyLogItem, c: ChalkInstance): str
       const status = item.status === undefined ? '-' : item.status < 400 ? c.green(String(item.status)) : c.red(String(item.status));
       const figures = item.stream ? `${item.events} events, ${item.bytes} B, ${time(item.durationMs)}` : time(item.durationMs);
       const reuse = item.tokenReused && (item.status === 401 || item.status === 403) ? c.red(` ⚠ reused a single-use token, answered ${item.status}: the client reconnects to the same URL (a browser EventSource does) instead of fetching a fresh token`) : '';
-      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}${reuse}`;
+      const cause = item.cause === undefined ? '' : c.red(`: ${item.cause}`);
+      return `${at(item.t)} ${c.dim(`#${item.id}`)} ${c.cyan('←')} ${status} ${action}${cause} ${c.dim(figures)} ${c.dim(`${item.method} ${item.path}`)}${reuse}`;
     }
     case 'summary':
       return c.bold(`requests: ${item.requests}, streams: ${item.streams}, cut: ${item.cuts}`);

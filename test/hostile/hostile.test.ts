@@ -29,11 +29,12 @@ const ONE_FLOW = ['--max-requests', '3', '--duration', '60s'];
 
 /**
  * What `proxy --json` logs for the one request sent through it (`fields`, as they appear in its
- * `end` item: the answer it passed on, a 502 when the target cannot be spoken to), then its
- * summary once stopped. Ctrl-C is how a proxy ends, so it exits 0.
+ * `end` item: the answer it passed on, a 502 when the target cannot be spoken to, and then the
+ * `cause` in words), then its summary once stopped. Ctrl-C is how a proxy ends, so it exits 0.
  */
-function proxied(fields: string): RegExp {
-  return new RegExp(`"kind":"end",.*${fields.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[\\s\\S]*"kind":"summary","requests":1,`);
+function proxied(fields: string, cause = ''): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`"kind":"end",.*${escape(fields)}.*${escape(cause)}[\\s\\S]*"kind":"summary","requests":1,`);
 }
 
 /** The probes: what each command must do against each misbehaviour. */
@@ -44,7 +45,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /the answer is not HTTP/ },
     replay: { code: 3, says: /the answer is not HTTP/ },
     load: { code: 3, says: /create request: the answer is not HTTP/ },
-    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"', ',"cause":"the answer is not HTTP') },
   },
   'tls-to-plain': {
     token: { code: 3, says: /TLS failed: the server does not speak TLS on this port/ },
@@ -52,7 +53,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /does not speak TLS/ },
     replay: { code: 3, says: /does not speak TLS/ },
     load: { code: 3, says: /create request: TLS failed/ },
-    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"', ',"cause":"TLS failed: the server does not speak TLS on this port') },
   },
   'plain-to-tls': {
     token: { code: 3, says: /closed the connection before a complete HTTP answer.*use https:\/\// },
@@ -68,7 +69,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /certificate is not trusted/ },
     replay: { code: 3, says: /certificate is not trusted/ },
     load: { code: 3, says: /create request: TLS failed: an untrusted certificate/ },
-    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"', ',"cause":"TLS failed: the server\'s certificate is not trusted here') },
   },
   'redirect-loop': {
     token: { code: 1, says: /redirects to \/api\/generations\/generate\/g1\/stream-token/ },
@@ -84,7 +85,7 @@ const MATRIX: Partial<Record<HostileKind, Partial<Record<Command, Expectation>>>
     check: { code: 3, says: /response headers are larger/ },
     replay: { code: 3, says: /response headers are larger/ },
     load: { code: 3, says: /create request: the answer is not HTTP/ },
-    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"') },
+    proxy: { code: 0, says: proxied('"status":502,"stream":false,"action":"target-unreachable"', ',"cause":"the response headers are larger than any HTTP client accepts') },
   },
   'mid-headers-close': {
     token: { code: 3, says: /closed the connection before a complete HTTP answer/ },
@@ -240,9 +241,9 @@ describe.concurrent('hostile servers against every command (built CLI)', () => {
   it('load shorter than its first answer: still exit 3 with the cause, never a race with the run\'s end', async () => {
     const server = await startHostile('garbage');
     try {
-      // 5 ms: the run's end comes before the first answer could (it used to exit 1, "streams opened 0", or 3 by chance).
-      const run = await probe(['load', '--clients', '2', '--duration', '5ms', '--base-url', server.baseUrl, '--auth', SECRETS.bearer]);
-      measured.push({ probe: 'garbage (--duration 5ms)', command: 'load', run });
+      // 1 ms: the run's end comes before the first client starts, or before its first answer could (it used to exit 1, "streams opened 0", or 3 by chance).
+      const run = await probe(['load', '--clients', '2', '--duration', '1ms', '--base-url', server.baseUrl, '--auth', SECRETS.bearer]);
+      measured.push({ probe: 'garbage (--duration 1ms)', command: 'load', run });
       expect(run.code, run.stderr).toBe(3);
       expect(run.stderr).toMatch(/create request: the answer is not HTTP/);
     } finally {
