@@ -60,10 +60,12 @@ export class GenerationIds {
     if (this.ids !== undefined) return this.listed();
     const { recorder } = this;
     ticket.spend();
-    recorder.counters.createRequests++;
     const created = await api.create(this.prompt, signal);
+    // A request cut by the run's own end got no answer and is no error: it is not counted.
+    if ('failure' in created && signal.aborted) return undefined;
+    recorder.counters.createRequests++;
     if ('failure' in created) {
-      if (!signal.aborted) recorder.error(`create-${created.failure.failure}`);
+      recorder.error(`create-${created.failure.failure}`);
       return undefined;
     }
     recorder.answer('create', created.exchange.status);

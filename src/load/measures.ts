@@ -69,10 +69,12 @@ export class FlowMeasures implements SessionCallbacks {
     // Under --rate the first token of a flow counts from when the client should have arrived.
     const latencyMs = this.firstTokenOfFlow ? clock.now() - this.intendedStart : 'failure' in result ? 0 : result.exchange.latencyMs;
     this.firstTokenOfFlow = false;
-    recorder.counters.tokenRequests++;
     this.ticket.spend();
+    // A request cut by the run's own end got no answer and is no error: it is not counted.
+    if ('failure' in result && this.context.runSignal.aborted) return;
+    recorder.counters.tokenRequests++;
     if ('failure' in result) {
-      if (!this.context.runSignal.aborted) recorder.error(`token-${result.failure.failure}`);
+      recorder.error(`token-${result.failure.failure}`);
       return;
     }
     recordTokenAnswer(recorder, latencyMs, result.exchange.status, result.ok);
