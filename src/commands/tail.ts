@@ -10,7 +10,7 @@ import { StreamObserver, describeObservation } from '../engine/streamObserver.js
 import { runStreamSession, sessionTarget, type StreamSource } from '../engine/streamSession.js';
 import { diagnoseTokenStatus } from '../engine/tokenDiagnosis.js';
 import type { TargetOptions } from '../engine/target.js';
-import type { SseNotice } from '../engine/sseDecoder.js';
+import { describeNotice } from '../engine/sseDecoder.js';
 import type { TailItem } from '../reporters/tailItems.js';
 import { reporterFor } from '../reporters/registry.js';
 
@@ -190,17 +190,4 @@ async function resolveSource(
   const created = await api.create(prompt, signal);
   if (!created.ok) throw answerError(created, 'create', api.url('create'), 'pass an existing id: sse-doctor tail <id>');
   return { source: { kind: 'token', api, generationId: created.id }, generationId: created.id };
-}
-
-function describeNotice(notice: Exclude<SseNotice, { kind: 'comment' }>): string {
-  switch (notice.kind) {
-    case 'retry':
-      return `server advises reconnecting after ${notice.ms} ms (retry:)`;
-    case 'unknown-field':
-      return `unknown field "${notice.field}" ignored (the spec ignores it too; a typo of data/event/id/retry?)`;
-    case 'invalid-retry':
-      return `invalid retry: value "${notice.value}" ignored`;
-    case 'unterminated-event':
-      return `the stream ended inside an event (no blank line after it): discarded, as the spec says (data: ${JSON.stringify(notice.data.slice(0, 60))})`;
-  }
 }

@@ -22,6 +22,20 @@ export type SseNotice =
   | { kind: 'invalid-retry'; value: string; t: number }
   | { kind: 'unterminated-event'; data: string; t: number };
 
+/** A notice in words, for a person reading the stream. */
+export function describeNotice(notice: Exclude<SseNotice, { kind: 'comment' }>): string {
+  switch (notice.kind) {
+    case 'retry':
+      return `server advises reconnecting after ${notice.ms} ms (retry:)`;
+    case 'unknown-field':
+      return `unknown field "${notice.field}" ignored (the spec ignores it too; a typo of data/event/id/retry?)`;
+    case 'invalid-retry':
+      return `invalid retry: value "${notice.value}" ignored`;
+    case 'unterminated-event':
+      return `the stream ended inside an event (no blank line after it): discarded, as the spec says (data: ${JSON.stringify(notice.data.slice(0, 60))})`;
+  }
+}
+
 export interface SseDecoderCallbacks {
   onEvent(event: SseEvent): void;
   onNotice?(notice: SseNotice): void;
