@@ -31,7 +31,12 @@ afterAll(() => server.close());
 
 describe('sse-doctor load (built CLI)', () => {
   it('says up front when the clients cannot all have a socket, and calls EMFILE the tool\'s limit, not the target\'s', async () => {
-    const run = await runCli(['load', ...target, '--clients', '300', '--duration', '3s', '--json'], { openFilesLimit: 200 });
+    // Generations of 2 s: a client that waits long for the CPU between its create and its token request (300 of them on a
+    // busy machine) still finds its generation running; a finished one rightly answers 400, which would be another error.
+    const slowServer = await startReferenceServer({ port: 0, timings: { generationMs: 2000, heartbeatMs: 50, streamMaxMs: 5000 } });
+    const run = await runCli(['load', '--base-url', slowServer.baseUrl, '--auth', 'cli-load-user', '--clients', '300', '--duration', '3s', '--json'], {
+      openFilesLimit: 200,
+    }).finally(() => slowServer.close());
     // A third of the clients never got a socket: too many errors for a pass (the default error-rate gate).
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('300 clients per process need as many sockets, but a process may open 200 files here (ulimit -n): use --workers 3');
