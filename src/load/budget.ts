@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { Clock } from '../engine/clock.js';
+import type { Clock, TimerId } from '../engine/clock.js';
 import type { LoadRecorder } from './recorder.js';
 
 /**
@@ -18,12 +18,12 @@ export class RunDeadline {
   readonly startedAt: number;
   readonly endsAt: number;
   private readonly run = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private firstOutcomeBound: NodeJS.Timeout | undefined;
+  private readonly timer: TimerId;
+  private firstOutcomeBound: TimerId | undefined;
   private readonly signals: AbortSignal[] = [];
   private readonly onOuterAbort = () => this.run.abort();
   private readonly end = () => {
-    clearTimeout(this.firstOutcomeBound);
+    this.clock.cancel(this.firstOutcomeBound);
     this.run.abort();
   };
 
@@ -42,10 +42,10 @@ export class RunDeadline {
   ) {
     setMaxListeners(0, this.run.signal);
     outer?.addEventListener('abort', this.onOuterAbort, { once: true });
-    this.timer = setTimeout(() => {
-      this.firstOutcomeBound = setTimeout(this.end, firstOutcomeBoundMs);
+    this.timer = clock.schedule(durationMs, () => {
+      this.firstOutcomeBound = clock.schedule(firstOutcomeBoundMs, this.end);
       recorder.onFirstOutcome(this.end);
-    }, durationMs);
+    });
     this.startedAt = clock.now();
     this.endsAt = this.startedAt + durationMs;
   }
@@ -84,8 +84,8 @@ export class RunDeadline {
 
   /** The run has ended: the timer and the caller's signal are let go. */
   close(): void {
-    clearTimeout(this.timer);
-    clearTimeout(this.firstOutcomeBound);
+    this.clock.cancel(this.timer);
+    this.clock.cancel(this.firstOutcomeBound);
     this.outer?.removeEventListener('abort', this.onOuterAbort);
   }
 }
