@@ -41,14 +41,14 @@ async function write(lines: number): Promise<void> {
 }
 
 /** analyze's modules, loaded only in the tool's process: the baseline's process loads none of them. */
-const loadAnalyze = () => Promise.all([import('../src/analyze/analyzer.js'), import('../src/analyze/read.js'), import('../src/options/profiles.js')]);
+const loadAnalyze = () => Promise.all([import('../src/analyze/analyzer.js'), import('../src/analyze/readThread.js'), import('../src/options/profiles.js')]);
 
-async function tool([{ Analyzer }, { readInto }, { BUILTIN_PROFILES }]: Awaited<ReturnType<typeof loadAnalyze>>): Promise<number> {
+async function tool([{ Analyzer }, { readFiles }, { BUILTIN_PROFILES }]: Awaited<ReturnType<typeof loadAnalyze>>): Promise<number> {
   const profile = BUILTIN_PROFILES.generations;
   const analyzer = new Analyzer(profile);
-  const report = await readInto(file, analyzer, { format: undefined, jsonFields: {}, terminal: profile.terminal, stdin: process.stdin });
+  const [report] = await readFiles([file], analyzer, { format: undefined, jsonFields: {}, terminal: profile.terminal });
   analyzer.finish();
-  return report.lines;
+  return report!.lines;
 }
 
 async function raw(): Promise<number> {

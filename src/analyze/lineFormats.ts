@@ -78,8 +78,9 @@ class NginxFields {
 
 /**
  * `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer"
- * "$http_user_agent"`, then `$request_time` (bare or as `rt=`) where the format adds it. nginx
- * escapes quotes and spaces inside values (`\x22`), so fields end at the next space or quote.
+ * "$http_user_agent"`, then `$request_time` (bare or as `rt=`) where the format adds it after the
+ * last quoted field. nginx escapes quotes and spaces inside values (`\x22`), so fields end at the
+ * next space or quote.
  * A hand-written scan, not a regular expression: it is the cost of every line of a long log.
  */
 function scanNginx(line: string, fields: NginxFields): boolean {
@@ -105,10 +106,9 @@ function scanNginx(line: string, fields: NginxFields): boolean {
   // `-`: nothing sent.
   const bytes = bytesEnd === bytesStart + 1 && line.charCodeAt(bytesStart) === DASH ? 0 : digitsBetween(line, bytesStart, bytesEnd);
   if (status < 0 || bytes < 0 || line.charCodeAt(bytesEnd + 1) !== QUOTE) return false;
-  const refererEnd = line.indexOf('"', bytesEnd + 2);
-  if (refererEnd < 0 || line.charCodeAt(refererEnd + 1) !== SPACE || line.charCodeAt(refererEnd + 2) !== QUOTE) return false;
-  const agentEnd = line.indexOf('"', refererEnd + 3);
-  if (agentEnd < 0) return false;
+  // The referer and the user agent are not read: the agent ends at the line's last quote.
+  const agentEnd = line.lastIndexOf('"');
+  if (agentEnd < bytesEnd + 5) return false;
   fields.addressEnd = addressEnd;
   fields.userStart = identEnd + 1;
   fields.userEnd = userEnd;
@@ -156,17 +156,17 @@ function methodAt(line: string, from: number, to: number): string {
 export class NginxReader implements LineReader {
   readonly resolutionMs = 1000;
   private readonly fields = new NginxFields();
-  // Hundreds of lines share one second: its text is parsed once, and compared in place.
+  // Hundreds of lines share one second: its text is parsed once, then only compared.
   private lastTimeText = '';
   private lastTimeMs: number | undefined;
 
   read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
     const { fields } = this;
     if (!scanNginx(line, fields)) return false;
-    const { timeStart, timeEnd } = fields;
-    if (timeEnd - timeStart !== this.lastTimeText.length || !holdsAt(line, this.lastTimeText, timeStart)) {
-      this.lastTimeText = line.slice(timeStart, timeEnd);
-      this.lastTimeMs = timeLocalMs(this.lastTimeText);
+    const timeText = line.slice(fields.timeStart, fields.timeEnd);
+    if (timeText !== this.lastTimeText) {
+      this.lastTimeText = timeText;
+      this.lastTimeMs = timeLocalMs(timeText);
     }
     const endMs = this.lastTimeMs;
     if (endMs === undefined) return false;

@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ProfileTerminal } from '../engine/target.js';
@@ -30,8 +29,10 @@ export interface ReadOptions {
   readonly format: LogFormat | undefined;
   readonly jsonFields: JsonFieldMap;
   readonly terminal: ProfileTerminal;
-  readonly stdin: NodeJS.ReadableStream;
 }
+
+/** Where the records read go: the analyzer, or the batches that carry them to it. */
+export type RecordSink = Pick<Analyzer, 'beginFile' | 'add'>;
 
 /** Lines looked at to tell a file's format before giving up on it. */
 const DETECT_LINES = 20;
@@ -61,8 +62,9 @@ function lineReaderFor(format: Exclude<LogFormat, 'har'>, fields: JsonFieldMap):
 
 /** Bytes read at a time: larger chunks decode to strings V8 handles far more slowly. */
 const CHUNK_BYTES = 64 * 1024;
-/** Chunks read between two turns of the event loop (signals, timers): 1 MiB. */
-const CHUNKS_PER_TURN = 16;
+/** A pause before reading again from standard input that has nothing yet (a non-blocking pipe). */
+const RETRY_EMPTY_MS = 5;
+const STDIN = 0;
 
 function openFile(file: string): number {
   try {
@@ -72,30 +74,40 @@ function openFile(file: string): number {
   }
 }
 
+/** Blocks the reading thread, which has nothing else to do while it waits. */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /**
- * A file's chunks, read synchronously: a read through the thread pool for every chunk leaves the
- * reader waiting for that thread, and on a busy machine the wait costs more than the read. The
- * event loop still gets a turn every few chunks. One buffer is read into again and again: each
+ * A file's chunks (`fd` 0: standard input), read synchronously on the reading thread: a read
+ * through the thread pool for every chunk leaves the reader waiting for that thread, and on a
+ * busy machine the wait costs more than the read. One buffer is read into again and again: each
  * chunk is decoded into a string before the next is read.
  */
-async function* fileChunks(fd: number): AsyncGenerator<Buffer> {
+function* fileChunks(fd: number): Generator<Buffer> {
   const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
-  for (let chunk = 1; ; chunk++) {
-    const bytes = readSync(fd, buffer, 0, CHUNK_BYTES, null);
+  for (;;) {
+    let bytes: number;
+    try {
+      bytes = readSync(fd, buffer, 0, CHUNK_BYTES, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      pause(RETRY_EMPTY_MS);
+      continue;
+    }
     if (bytes === 0) return;
     yield buffer.subarray(0, bytes);
-    if (chunk % CHUNKS_PER_TURN === 0) await nextTurn();
   }
 }
 
 /**
- * Streams one file (`-`: standard input) line by line into the analyzer. A line it cannot read
- * is counted; a file it cannot open, or whose format it cannot tell, is a usage error (exit 2).
+ * Streams one file (`-`: standard input) line by line into the sink. A line it cannot read is
+ * counted; a file it cannot open, or whose format it cannot tell, is a usage error (exit 2).
  */
-export async function readInto(file: string, analyzer: Analyzer, options: ReadOptions): Promise<FileReport> {
+export function readInto(file: string, analyzer: RecordSink, options: ReadOptions): FileReport {
   const name = file === '-' ? 'stdin' : file;
-  const fd = file === '-' ? undefined : openFile(file);
-  const input: AsyncIterable<Buffer | string> = fd === undefined ? options.stdin : fileChunks(fd);
+  const fd = file === '-' ? STDIN : openFile(file);
   const splitter = new LineSplitter();
   let format = options.format;
   let reader: LineReader | undefined;
@@ -143,7 +155,7 @@ export async function readInto(file: string, analyzer: Analyzer, options: ReadOp
   };
   try {
     let reading = true;
-    for await (const chunk of input) {
+    for (const chunk of fileChunks(fd)) {
       reading = splitter.push(chunk, readLine);
       if (!reading) break;
     }
@@ -152,7 +164,7 @@ export async function readInto(file: string, analyzer: Analyzer, options: ReadOp
     if (error instanceof UsageError) throw error;
     throw new UsageError(`analyze: cannot read ${name} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, { cause: error });
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== STDIN) closeSync(fd);
   }
   if (format === undefined) {
     throw new UsageError(`analyze: cannot tell the format of ${name} (not a HAR, an nginx or uvicorn access log, an application log or JSON lines); name it with --format`);

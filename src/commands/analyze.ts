@@ -2,7 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { Analyzer } from '../analyze/analyzer.js';
 import { clientModelSpec } from '../analyze/clientModel.js';
 import type { JsonFieldMap } from '../analyze/lineFormats.js';
-import { readInto, type AnalyzeReport, type FileReport } from '../analyze/read.js';
+import type { AnalyzeReport } from '../analyze/read.js';
+import { readFiles } from '../analyze/readThread.js';
 import type { LogFormat } from '../analyze/record.js';
 import type { AnalyzeSettings } from '../analyze/settings.js';
 import { EXIT_CODES, UsageError } from '../errors.js';
@@ -24,17 +25,13 @@ export interface AnalyzeOptions {
 export interface AnalyzeIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
-  readonly stdin: NodeJS.ReadableStream;
 }
 
 /** `sse-doctor analyze <file...>`: HAR files and logs to findings; exit 1 when there are any. */
 export async function analyze(options: AnalyzeOptions, io: AnalyzeIo): Promise<number> {
   if (options.files.filter((file) => file === '-').length > 1) throw new UsageError('analyze: standard input (-) can be read only once');
   const analyzer = new Analyzer(options.profile, options.settings);
-  const files: FileReport[] = [];
-  for (const file of options.files) {
-    files.push(await readInto(file, analyzer, { format: options.format, jsonFields: options.jsonFields, terminal: options.profile.terminal, stdin: io.stdin }));
-  }
+  const files = await readFiles(options.files, analyzer, { format: options.format, jsonFields: options.jsonFields, terminal: options.profile.terminal });
   const report: AnalyzeReport = { files, ...analyzer.finish() };
   io.stdout.write(reporterFor('analyze', options.json ? 'json' : 'pretty', options)(report));
   writeOutput(options.htmlFile, '--html', () => reporterFor('analyze', 'html')(report));

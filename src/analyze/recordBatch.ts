@@ -1,0 +1,174 @@
+import { detached, type AccessRecord } from './record.js';
+
+/**
+ * Records on their way from the reading thread to the analyzing one: numbers in one
+ * `Float64Array` (moved, not copied), strings as ids into a table both sides grow in step. The
+ * analyzer gets the same string object for a client or a path on every line, and V8 hashes each
+ * of them once instead of once per line.
+ */
+export interface RecordBatch {
+  readonly numbers: Float64Array;
+  readonly count: number;
+  /** Strings first used by this batch, in id order. */
+  readonly strings: readonly string[];
+  /** The table was emptied before this batch: its ids start again from 0. */
+  readonly restart: boolean;
+}
+
+const LINE = 0;
+const CLIENT = 1;
+const METHOD = 2;
+const PATH = 3;
+const HAS_TOKEN = 4;
+const TOKEN_HASH = 5;
+const STATUS = 6;
+const START_MS = 7;
+const END_MS = 8;
+const BYTES = 9;
+const EVENTS = 10;
+const TERMINAL_EVENT = 11;
+const SAYS_TERMINAL = 12;
+const RETRY_AFTER_SECONDS = 13;
+const LAST_EVENT_ID = 14;
+const GENERATION_HINT = 15;
+const FIELDS = 16;
+
+/** Records per batch: about 256 KiB of numbers. */
+export const BATCH_RECORDS = 2048;
+/** Distinct strings kept before the table starts again (a log of millions of generations). */
+const TABLE_MAX = 200_000;
+/** An absent string or number: ids are never negative, and no field is NaN. */
+const ABSENT_ID = -1;
+
+/** The reading side: records into batches, handed to `send` when full or flushed. */
+export class BatchWriter {
+  private numbers = new Float64Array(BATCH_RECORDS * FIELDS);
+  private count = 0;
+  private strings: string[] = [];
+  private readonly ids = new Map<string, number>();
+  /** The table's strings by id. */
+  private texts: string[] = [];
+  /** By client id: the client's last two paths. */
+  private recentPaths: RecentPaths[] = [];
+  private restart = false;
+
+  constructor(private readonly send: (batch: RecordBatch) => void) {}
+
+  add(record: AccessRecord): void {
+    const at = this.count * FIELDS;
+    const { numbers } = this;
+    numbers[at + LINE] = record.line;
+    const client = this.idOf(record.client);
+    numbers[at + CLIENT] = client;
+    numbers[at + METHOD] = this.idOf(record.method);
+    numbers[at + PATH] = this.pathIdOf(client, record.path);
+    numbers[at + HAS_TOKEN] = record.hasToken ? 1 : 0;
+    numbers[at + TOKEN_HASH] = record.tokenHash ?? NaN;
+    numbers[at + STATUS] = record.status ?? NaN;
+    numbers[at + START_MS] = record.startMs ?? NaN;
+    numbers[at + END_MS] = record.endMs ?? NaN;
+    numbers[at + BYTES] = record.bytes ?? NaN;
+    numbers[at + EVENTS] = record.events ?? NaN;
+    numbers[at + TERMINAL_EVENT] = record.terminalEvent ? 1 : 0;
+    numbers[at + SAYS_TERMINAL] = record.saysTerminal ? 1 : 0;
+    numbers[at + RETRY_AFTER_SECONDS] = record.retryAfterSeconds ?? NaN;
+    numbers[at + LAST_EVENT_ID] = record.lastEventId === undefined ? ABSENT_ID : this.idOf(record.lastEventId);
+    numbers[at + GENERATION_HINT] = record.generationHint === undefined ? ABSENT_ID : this.idOf(record.generationHint);
+    if (++this.count === BATCH_RECORDS) this.flush();
+  }
+
+  /** Sends what the batch holds, if anything. */
+  flush(): void {
+    if (this.count === 0) return;
+    this.send({ numbers: this.numbers, count: this.count, strings: this.strings, restart: this.restart });
+    this.numbers = new Float64Array(BATCH_RECORDS * FIELDS);
+    this.count = 0;
+    this.strings = [];
+    this.restart = false;
+    if (this.ids.size > TABLE_MAX) {
+      this.ids.clear();
+      this.texts = [];
+      this.recentPaths = [];
+      this.restart = true;
+    }
+  }
+
+  /**
+   * A client alternates its token and stream paths: one of its last two, compared as strings,
+   * costs less than hashing the path cut from each new line.
+   */
+  private pathIdOf(client: number, path: string): number {
+    const recent = (this.recentPaths[client] ??= new RecentPaths());
+    if (path === recent.lastPath) return recent.lastId;
+    const { otherPath, otherId } = recent;
+    recent.otherPath = recent.lastPath;
+    recent.otherId = recent.lastId;
+    recent.lastId = path === otherPath ? otherId : this.idOf(path);
+    recent.lastPath = this.texts[recent.lastId]!;
+    return recent.lastId;
+  }
+
+  private idOf(text: string): number {
+    let id = this.ids.get(text);
+    if (id === undefined) {
+      // A copy: the key cut from a line would keep that line's whole chunk of the file alive.
+      const key = detached(text);
+      id = this.ids.size;
+      this.ids.set(key, id);
+      this.texts.push(key);
+      this.strings.push(key);
+    }
+    return id;
+  }
+}
+
+class RecentPaths {
+  lastPath = '';
+  lastId = ABSENT_ID;
+  otherPath = '';
+  otherId = ABSENT_ID;
+}
+
+/** The analyzing side: batches back into records. */
+export class BatchReader {
+  private table: string[] = [];
+
+  /** Calls `onRecord` for each record of the batch, in order. */
+  read(batch: RecordBatch, onRecord: (record: AccessRecord) => void): void {
+    if (batch.restart) this.table = [];
+    for (const text of batch.strings) this.table.push(text);
+    const { numbers } = batch;
+    for (let at = 0; at < batch.count * FIELDS; at += FIELDS) onRecord(this.record(numbers, at));
+  }
+
+  /** The same fields in the same order as `accessRecord` builds them: one shape for the analyzer. */
+  private record(numbers: Float64Array, at: number): AccessRecord {
+    const { table } = this;
+    return {
+      line: numbers[at + LINE]!,
+      client: table[numbers[at + CLIENT]!]!,
+      method: table[numbers[at + METHOD]!]!,
+      path: table[numbers[at + PATH]!]!,
+      hasToken: numbers[at + HAS_TOKEN] === 1,
+      tokenHash: present(numbers[at + TOKEN_HASH]!),
+      status: present(numbers[at + STATUS]!),
+      startMs: present(numbers[at + START_MS]!),
+      endMs: present(numbers[at + END_MS]!),
+      bytes: present(numbers[at + BYTES]!),
+      events: present(numbers[at + EVENTS]!),
+      terminalEvent: numbers[at + TERMINAL_EVENT] === 1,
+      saysTerminal: numbers[at + SAYS_TERMINAL] === 1,
+      retryAfterSeconds: present(numbers[at + RETRY_AFTER_SECONDS]!),
+      lastEventId: this.textOf(numbers[at + LAST_EVENT_ID]!),
+      generationHint: this.textOf(numbers[at + GENERATION_HINT]!),
+    };
+  }
+
+  private textOf(id: number): string | undefined {
+    return id === ABSENT_ID ? undefined : this.table[id];
+  }
+}
+
+function present(value: number): number | undefined {
+  return Number.isNaN(value) ? undefined : value;
+}
