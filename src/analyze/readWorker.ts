@@ -12,7 +12,7 @@ const say = (message: ReadMessage, transfer?: ArrayBuffer[]) => port.postMessage
 
 let sent = 0;
 const writer = new BatchWriter((batch) => {
-  say({ kind: 'records', batch }, [batch.numbers.buffer as ArrayBuffer]);
+  say({ kind: 'records', batch }, [batch.numbers.buffer as ArrayBuffer, batch.ids.buffer as ArrayBuffer]);
   sent++;
   for (let seen = Atomics.load(takenCount, 0); sent - seen > BATCHES_AHEAD; seen = Atomics.load(takenCount, 0)) Atomics.wait(takenCount, 0, seen);
 });

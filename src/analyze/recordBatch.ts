@@ -1,13 +1,14 @@
 import { detached, type AccessRecord } from './record.js';
 
 /**
- * Records on their way from the reading thread to the analyzing one: numbers in one
- * `Float64Array` (moved, not copied), strings as ids into a table both sides grow in step. The
- * analyzer gets the same string object for a client or a path on every line, and V8 hashes each
- * of them once instead of once per line.
+ * Records on their way from the reading thread to the analyzing one: numbers in a
+ * `Float64Array`, strings as ids (an `Int32Array`) into a table both sides grow in step; both
+ * arrays are moved, not copied. The analyzer gets the same string object for a client or a path
+ * on every line, and V8 hashes each of them once instead of once per line.
  */
 export interface RecordBatch {
   readonly numbers: Float64Array;
+  readonly ids: Int32Array;
   readonly count: number;
   /** Strings first used by this batch, in id order. */
   readonly strings: readonly string[];
@@ -16,36 +17,39 @@ export interface RecordBatch {
 }
 
 const LINE = 0;
-const CLIENT = 1;
-const METHOD = 2;
-const PATH = 3;
-const HAS_TOKEN = 4;
-const TOKEN_HASH = 5;
-const STATUS = 6;
-const START_MS = 7;
-const END_MS = 8;
-const BYTES = 9;
-const EVENTS = 10;
-const TERMINAL_EVENT = 11;
-const SAYS_TERMINAL = 12;
-const RETRY_AFTER_SECONDS = 13;
-const LAST_EVENT_ID = 14;
-const GENERATION_HINT = 15;
-const FIELDS = 16;
+const HAS_TOKEN = 1;
+const TOKEN_HASH = 2;
+const STATUS = 3;
+const START_MS = 4;
+const END_MS = 5;
+const BYTES = 6;
+const EVENTS = 7;
+const TERMINAL_EVENT = 8;
+const SAYS_TERMINAL = 9;
+const RETRY_AFTER_SECONDS = 10;
+const NUMBERS = 11;
 
-/** Records per batch: about 256 KiB of numbers. */
+const CLIENT = 0;
+const METHOD = 1;
+const PATH = 2;
+const LAST_EVENT_ID = 3;
+const GENERATION_HINT = 4;
+const IDS = 5;
+
+/** Records per batch: about 220 KiB of numbers and 40 KiB of ids. */
 export const BATCH_RECORDS = 2048;
 /** Distinct strings kept before the table starts again (a log of millions of generations). */
 const TABLE_MAX = 200_000;
-/** An absent string or number: ids are never negative, and no field is NaN. */
+/** An absent string: ids are never negative. An absent number is NaN, which no field holds. */
 const ABSENT_ID = -1;
 
 /** The reading side: records into batches, handed to `send` when full or flushed. */
 export class BatchWriter {
-  private numbers = new Float64Array(BATCH_RECORDS * FIELDS);
+  private numbers = new Float64Array(BATCH_RECORDS * NUMBERS);
+  private ids = new Int32Array(BATCH_RECORDS * IDS);
   private count = 0;
   private strings: string[] = [];
-  private readonly ids = new Map<string, number>();
+  private readonly table = new Map<string, number>();
   /** The table's strings by id. */
   private texts: string[] = [];
   /** By client id: the client's last two paths. */
@@ -55,13 +59,9 @@ export class BatchWriter {
   constructor(private readonly send: (batch: RecordBatch) => void) {}
 
   add(record: AccessRecord): void {
-    const at = this.count * FIELDS;
-    const { numbers } = this;
+    const { numbers, ids } = this;
+    const at = this.count * NUMBERS;
     numbers[at + LINE] = record.line;
-    const client = this.idOf(record.client);
-    numbers[at + CLIENT] = client;
-    numbers[at + METHOD] = this.idOf(record.method);
-    numbers[at + PATH] = this.pathIdOf(client, record.path);
     numbers[at + HAS_TOKEN] = record.hasToken ? 1 : 0;
     numbers[at + TOKEN_HASH] = record.tokenHash ?? NaN;
     numbers[at + STATUS] = record.status ?? NaN;
@@ -72,21 +72,27 @@ export class BatchWriter {
     numbers[at + TERMINAL_EVENT] = record.terminalEvent ? 1 : 0;
     numbers[at + SAYS_TERMINAL] = record.saysTerminal ? 1 : 0;
     numbers[at + RETRY_AFTER_SECONDS] = record.retryAfterSeconds ?? NaN;
-    numbers[at + LAST_EVENT_ID] = record.lastEventId === undefined ? ABSENT_ID : this.idOf(record.lastEventId);
-    numbers[at + GENERATION_HINT] = record.generationHint === undefined ? ABSENT_ID : this.idOf(record.generationHint);
+    const idsAt = this.count * IDS;
+    const client = this.idOf(record.client);
+    ids[idsAt + CLIENT] = client;
+    ids[idsAt + METHOD] = this.idOf(record.method);
+    ids[idsAt + PATH] = this.pathIdOf(client, record.path);
+    ids[idsAt + LAST_EVENT_ID] = record.lastEventId === undefined ? ABSENT_ID : this.idOf(record.lastEventId);
+    ids[idsAt + GENERATION_HINT] = record.generationHint === undefined ? ABSENT_ID : this.idOf(record.generationHint);
     if (++this.count === BATCH_RECORDS) this.flush();
   }
 
   /** Sends what the batch holds, if anything. */
   flush(): void {
     if (this.count === 0) return;
-    this.send({ numbers: this.numbers, count: this.count, strings: this.strings, restart: this.restart });
-    this.numbers = new Float64Array(BATCH_RECORDS * FIELDS);
+    this.send({ numbers: this.numbers, ids: this.ids, count: this.count, strings: this.strings, restart: this.restart });
+    this.numbers = new Float64Array(BATCH_RECORDS * NUMBERS);
+    this.ids = new Int32Array(BATCH_RECORDS * IDS);
     this.count = 0;
     this.strings = [];
     this.restart = false;
-    if (this.ids.size > TABLE_MAX) {
-      this.ids.clear();
+    if (this.table.size > TABLE_MAX) {
+      this.table.clear();
       this.texts = [];
       this.recentPaths = [];
       this.restart = true;
@@ -109,12 +115,12 @@ export class BatchWriter {
   }
 
   private idOf(text: string): number {
-    let id = this.ids.get(text);
+    let id = this.table.get(text);
     if (id === undefined) {
       // A copy: the key cut from a line would keep that line's whole chunk of the file alive.
       const key = detached(text);
-      id = this.ids.size;
-      this.ids.set(key, id);
+      id = this.table.size;
+      this.table.set(key, id);
       this.texts.push(key);
       this.strings.push(key);
     }
@@ -137,18 +143,17 @@ export class BatchReader {
   read(batch: RecordBatch, onRecord: (record: AccessRecord) => void): void {
     if (batch.restart) this.table = [];
     for (const text of batch.strings) this.table.push(text);
-    const { numbers } = batch;
-    for (let at = 0; at < batch.count * FIELDS; at += FIELDS) onRecord(this.record(numbers, at));
+    for (let i = 0; i < batch.count; i++) onRecord(this.record(batch.numbers, i * NUMBERS, batch.ids, i * IDS));
   }
 
   /** The same fields in the same order as `accessRecord` builds them: one shape for the analyzer. */
-  private record(numbers: Float64Array, at: number): AccessRecord {
+  private record(numbers: Float64Array, at: number, ids: Int32Array, idsAt: number): AccessRecord {
     const { table } = this;
     return {
       line: numbers[at + LINE]!,
-      client: table[numbers[at + CLIENT]!]!,
-      method: table[numbers[at + METHOD]!]!,
-      path: table[numbers[at + PATH]!]!,
+      client: table[ids[idsAt + CLIENT]!]!,
+      method: table[ids[idsAt + METHOD]!]!,
+      path: table[ids[idsAt + PATH]!]!,
       hasToken: numbers[at + HAS_TOKEN] === 1,
       tokenHash: present(numbers[at + TOKEN_HASH]!),
       status: present(numbers[at + STATUS]!),
@@ -159,8 +164,8 @@ export class BatchReader {
       terminalEvent: numbers[at + TERMINAL_EVENT] === 1,
       saysTerminal: numbers[at + SAYS_TERMINAL] === 1,
       retryAfterSeconds: present(numbers[at + RETRY_AFTER_SECONDS]!),
-      lastEventId: this.textOf(numbers[at + LAST_EVENT_ID]!),
-      generationHint: this.textOf(numbers[at + GENERATION_HINT]!),
+      lastEventId: this.textOf(ids[idsAt + LAST_EVENT_ID]!),
+      generationHint: this.textOf(ids[idsAt + GENERATION_HINT]!),
     };
   }
 
