@@ -19,7 +19,7 @@ export type ReadMessage =
   | { readonly kind: 'failed'; readonly message: string; readonly usage: boolean };
 
 /** Batches sent and not yet taken before the reader waits: what the reading may run ahead by. */
-export const BATCHES_AHEAD = 4;
+export const BATCHES_AHEAD = 16;
 
 const TAKEN = 0;
 
