@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { AnalyzeReport } from '../src/analyze/read.js';
 import { analyzeJson } from './helpers/analyzeRun.js';
@@ -41,14 +42,42 @@ describe('analyze on the seeds’ log excerpts', () => {
     expect(report.figures.rate429).toBeCloseTo(1 / 11, 3);
   });
 
-  it('reads standard input with -', async () => {
+  it('reads standard input with -, also when it comes in pieces with pauses between them', async () => {
     const child = spawn(process.execPath, [BIN, 'analyze', '--json', '-'], { env: { ...process.env, NO_COLOR: '1' } });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stdin.end('16:15:17 - SSE stream started\n16:15:17 - SSE stream closed  (IMMEDIATE)\n');
+    // The reading thread finds the pipe empty at first and between the pieces; a line is split across two.
+    await delay(300);
+    child.stdin.write('16:15:17 - SSE stream started\n16:15:17 - SSE str');
+    await delay(300);
+    child.stdin.end('eam closed  (IMMEDIATE)\n');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(code).toBe(0);
-    expect((JSON.parse(stdout) as AnalyzeReport).files[0]).toMatchObject({ file: 'stdin', format: 'applog', records: 1 });
+    expect((JSON.parse(stdout) as AnalyzeReport).files[0]).toMatchObject({ file: 'stdin', format: 'applog', lines: 2, records: 1, unreadable: 0 });
+  });
+
+  it('reads standard input that is a non-blocking pipe (as a parent that shares its own may leave it), waiting for it when it is empty', async () => {
+    // Python makes the pipe non-blocking before the CLI starts: an empty read then fails with EAGAIN instead of waiting.
+    const script = [
+      'import fcntl, os, subprocess, sys, time',
+      'r, w = os.pipe()',
+      'fcntl.fcntl(r, fcntl.F_SETFL, fcntl.fcntl(r, fcntl.F_GETFL) | os.O_NONBLOCK)',
+      'child = subprocess.Popen([sys.argv[1], sys.argv[2], "analyze", "--json", "-"], stdin=r, stdout=subprocess.PIPE)',
+      'os.close(r)',
+      'time.sleep(0.3)',
+      'os.write(w, b"16:15:17 - SSE stream started\\n16:15:17 - SSE str")',
+      'time.sleep(0.3)',
+      'os.write(w, b"eam closed  (IMMEDIATE)\\n")',
+      'os.close(w)',
+      'sys.stdout.write(child.communicate()[0].decode())',
+      'sys.exit(child.returncode)',
+    ].join('\n');
+    const child = spawn('/usr/bin/python3', ['-c', script, process.execPath, BIN], { env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect((JSON.parse(stdout) as AnalyzeReport).files[0]).toMatchObject({ file: 'stdin', format: 'applog', lines: 2, records: 1, unreadable: 0 });
   });
 
   it('a file it cannot read, or whose format it cannot tell, is one line and exit 2', async () => {

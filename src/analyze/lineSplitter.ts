@@ -16,8 +16,8 @@ export class LineSplitter {
   private pending: string[] = [];
 
   /** Calls `onLine` for each line the chunk completes; false once `onLine` has stopped the reading. */
-  push(chunk: Buffer | string, onLine: OnLine): boolean {
-    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+  push(chunk: Buffer, onLine: OnLine): boolean {
+    const text = this.decoder.write(chunk);
     let start = 0;
     let end = text.indexOf('\n');
     if (end >= 0 && this.pending.length > 0) {

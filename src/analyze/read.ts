@@ -6,7 +6,7 @@ import type { AnalyzeResult, Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
 import { LineSplitter } from './lineSplitter.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
-import type { LogFormat } from './record.js';
+import type { AccessRecord, LogFormat } from './record.js';
 
 /** What reading one file gave. */
 export interface FileReport {
@@ -105,7 +105,7 @@ function* fileChunks(fd: number): Generator<Buffer> {
  * Streams one file (`-`: standard input) line by line into the sink. A line it cannot read is
  * counted; a file it cannot open, or whose format it cannot tell, is a usage error (exit 2).
  */
-export function readInto(file: string, analyzer: RecordSink, options: ReadOptions): FileReport {
+export function readInto(file: string, sink: RecordSink, options: ReadOptions): FileReport {
   const name = file === '-' ? 'stdin' : file;
   const fd = file === '-' ? STDIN : openFile(file);
   const splitter = new LineSplitter();
@@ -117,9 +117,9 @@ export function readInto(file: string, analyzer: RecordSink, options: ReadOption
   const unreadableLines: number[] = [];
   const harParts: string[] = [];
   let harBytes = 0;
-  const emit = (record: Parameters<Analyzer['add']>[0]) => {
+  const emit = (record: AccessRecord) => {
     records++;
-    analyzer.add(record);
+    sink.add(record);
   };
   const skip = (line: number) => {
     unreadable++;
@@ -148,7 +148,7 @@ export function readInto(file: string, analyzer: RecordSink, options: ReadOption
     }
     if (reader === undefined) {
       reader = lineReaderFor(format, options.jsonFields);
-      analyzer.beginFile(basename(name), reader.resolutionMs);
+      sink.beginFile(basename(name), reader.resolutionMs);
     }
     if (!reader.read(line, lineNumber, emit)) skip(lineNumber);
     return true;
@@ -172,7 +172,7 @@ export function readInto(file: string, analyzer: RecordSink, options: ReadOption
   if (format === 'har') {
     const text = harParts.join('\n');
     // Browsers and Playwright often write a HAR on one line: evidence then names entries, not lines.
-    analyzer.beginFile(basename(name), 1, harParts.length > 1 ? 'line' : 'entry');
+    sink.beginFile(basename(name), 1, harParts.length > 1 ? 'line' : 'entry');
     let har: ReturnType<typeof harRecords>;
     try {
       har = harRecords(text, `har:${basename(name)}`, options.terminal);
