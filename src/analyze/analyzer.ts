@@ -1,6 +1,5 @@
-import type { Histogram } from 'hdr-histogram-js';
 import type { EndKind } from '../engine/clientPolicy.js';
-import { newHistogram, recordMs, summarise, type LatencySummary } from '../load/histograms.js';
+import { BulkRecorder, newHistogram, summarise, type LatencySummary } from '../load/histograms.js';
 import type { Profile } from '../engine/target.js';
 import { FINDING_IDS, FINDING_KINDS, type FindingId, type Layer } from './findings.js';
 import { EndpointMatcher, detached, type AccessRecord, type KnownPath } from './record.js';
@@ -326,7 +325,7 @@ export class Analyzer {
   private readonly inOrder: [number, number, number, number, number][] = [];
   private lastSecond = NaN;
   private lastBucket: [number, number, number, number, number] | undefined;
-  private readonly streamDurations: Histogram = newHistogram();
+  private readonly streamDurations = new BulkRecorder(newHistogram());
   private readonly endDelays = new Map<EndKind, { seen: number; retried: number; delays: Samples; intervals: RunningMean }>();
   private file = '';
   private unit: Evidence['unit'] = 'line';
@@ -533,7 +532,7 @@ export class Analyzer {
     if (status >= 300) return this.endAttempt(trail, 'stream-refused', record);
 
     const durationMs = record.startMs !== undefined && record.endMs !== undefined ? record.endMs - record.startMs : undefined;
-    if (durationMs !== undefined) recordMs(this.streamDurations, durationMs);
+    if (durationMs !== undefined) this.streamDurations.recordMs(durationMs);
     if (record.startMs !== undefined && trail.streamOpenUntilMs !== undefined && record.startMs + this.resolutionMs < trail.streamOpenUntilMs) {
       this.note(trail, 'two-streams', record);
     }
@@ -681,7 +680,7 @@ export class Analyzer {
       tokenRateLimit: { requests: profile.limits.tokenRateLimit, windowSeconds: profile.limits.tokenRateWindowSeconds },
       rate429: this.tokenRequests === 0 ? 0 : round(this.token429 / this.tokenRequests, 4),
       rate429ByMinute: this.rate429ByMinute(timeline),
-      streamDurationMs: summarise(this.streamDurations),
+      streamDurationMs: summarise(this.streamDurations.flushed()),
       retriesPerClient: { median: retriesSorted[Math.floor(retriesSorted.length / 2)] ?? 0, max: retriesSorted.at(-1) ?? 0 },
       maxRetriesInRow: maxOf(trails, (trail) => trail.maxRetriesInRow),
       policyMaxRetries: profile.client.maxRetries,
