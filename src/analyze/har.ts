@@ -1,5 +1,5 @@
 import type { ProfileTerminal } from '../engine/target.js';
-import { accessRecord, type AccessRecord } from './record.js';
+import type { RecordFields } from './record.js';
 
 /**
  * A HAR is one JSON document, so it is parsed whole rather than streamed; files over this bound
@@ -85,12 +85,12 @@ function entryLines(text: string, count: number): number[] {
  * The records of a HAR 1.2 document, one per entry, in start order. Event-stream bodies (where
  * the recorder kept them) and Chromium's `_eventSourceMessages` give events and terminal events.
  */
-export function harRecords(text: string, client: string, terminal: ProfileTerminal): { records: AccessRecord[]; unreadable: number[] } {
+export function harRecords(text: string, client: string, terminal: ProfileTerminal): { records: RecordFields[]; unreadable: number[] } {
   const document = JSON.parse(text) as { log?: { entries?: HarEntry[] } };
   const entries = document.log?.entries;
   if (!Array.isArray(entries)) throw new SyntaxError('no log.entries array: not a HAR file');
   const lines = text.includes('\n') ? entryLines(text, entries.length) : entries.map((_, index) => index + 1);
-  const records: AccessRecord[] = [];
+  const records: RecordFields[] = [];
   const unreadable: number[] = [];
   entries.forEach((entry, index) => {
     const line = lines[index] ?? index + 1;
@@ -125,7 +125,7 @@ export function harRecords(text: string, client: string, terminal: ProfileTermin
       terminalEvent = seen.terminal;
     }
     const retryAfter = Number(header(response?.headers, 'retry-after'));
-    records.push(accessRecord({
+    records.push({
       target,
       line,
       client,
@@ -140,7 +140,7 @@ export function harRecords(text: string, client: string, terminal: ProfileTermin
       retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 && header(response?.headers, 'retry-after') !== undefined ? retryAfter : undefined,
       // A browser EventSource sends the header on its own reconnects; pages that open a new one pass it in the query.
       lastEventId: header(entry.request?.headers, 'last-event-id') ?? (new URL(url).searchParams.get('lastEventId') || undefined),
-    }));
+    });
   });
   records.sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
   return { records, unreadable };

@@ -1,10 +1,10 @@
-import { accessRecord, holdsAt, type AccessRecord, type LogFormat } from './record.js';
+import { holdsAt, type LogFormat, type RecordFields } from './record.js';
 
 /** Reads one line: emits the records it shows and says whether the line was readable at all. */
 export interface LineReader {
   /** Smallest time step the format's timestamps resolve (ms); delays under it read as "at once". */
   readonly resolutionMs: number;
-  read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean;
+  read(line: string, lineNumber: number, emit: (record: RecordFields) => void): boolean;
 }
 
 /** Field names of a JSON-lines log, from the config file's `logFields` (dotted paths allowed). */
@@ -160,7 +160,7 @@ export class NginxReader implements LineReader {
   private lastTimeText = '';
   private lastTimeMs: number | undefined;
 
-  read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
+  read(line: string, lineNumber: number, emit: (record: RecordFields) => void): boolean {
     const { fields } = this;
     if (!scanNginx(line, fields)) return false;
     const timeText = line.slice(fields.timeStart, fields.timeEnd);
@@ -172,7 +172,7 @@ export class NginxReader implements LineReader {
     if (endMs === undefined) return false;
     const { durationMs } = fields;
     const user = fields.userEnd - fields.userStart === 1 && line.charCodeAt(fields.userStart) === DASH ? undefined : line.slice(fields.userStart, fields.userEnd);
-    emit(accessRecord({
+    emit({
       target: line.slice(fields.methodEnd + 1, fields.targetEnd),
       line: lineNumber,
       client: user ?? line.slice(0, fields.addressEnd),
@@ -181,7 +181,7 @@ export class NginxReader implements LineReader {
       endMs,
       startMs: durationMs === undefined ? undefined : endMs - durationMs,
       bytes: fields.bytes,
-    }));
+    });
     return true;
   }
 }
@@ -207,11 +207,11 @@ function leadingTimeMs(line: string): number | undefined {
 export class UvicornReader implements LineReader {
   resolutionMs = 1;
 
-  read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
+  read(line: string, lineNumber: number, emit: (record: RecordFields) => void): boolean {
     const m = UVICORN_ACCESS.exec(line);
     if (m === null) return /^(?:INFO|WARNING|ERROR|DEBUG|CRITICAL)\b/.test(line) || LEADING_TIME.test(line);
     const startMs = leadingTimeMs(line);
-    emit(accessRecord({ target: m[3]!, line: lineNumber, client: m[1]!, method: m[2]!, status: Number(m[4]), startMs }));
+    emit({ target: m[3]!, line: lineNumber, client: m[1]!, method: m[2]!, status: Number(m[4]), startMs });
     return true;
   }
 }
@@ -235,11 +235,11 @@ export class AppLogReader implements LineReader {
   private clockMs: number | undefined;
   private generation: string | undefined;
   private openStream: { line: number; startMs: number | undefined } | undefined;
-  private cycle: AccessRecord[] = [];
+  private cycle: RecordFields[] = [];
   /** From the start of the cycle before to the start of the last one: how far apart repeats go. */
   private cycleStepMs: number | undefined;
 
-  read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
+  read(line: string, lineNumber: number, emit: (record: RecordFields) => void): boolean {
     const m = APP_PREFIX.exec(line.trim());
     const message = m?.[6] ?? '';
     const timed = m?.[1] !== undefined;
@@ -253,7 +253,7 @@ export class AppLogReader implements LineReader {
     const id = UUID.exec(message)?.[0];
     if (id !== undefined) this.generation = id;
     const base = { line: lineNumber, client: 'app', startMs: this.clockMs, generationHint: this.generation };
-    const out = (record: AccessRecord) => {
+    const out = (record: RecordFields) => {
       if (record.method === 'POST') {
         const previousStart = this.cycle[0]?.startMs;
         if (previousStart !== undefined && record.startMs !== undefined) this.cycleStepMs = record.startMs - previousStart;
@@ -265,7 +265,7 @@ export class AppLogReader implements LineReader {
 
     const access = APP_ACCESS.exec(message);
     if (access !== null) {
-      for (let i = 0; i < times; i++) out(accessRecord({ ...base, target: access[2]!, method: access[1]!, status: Number(access[3]) }));
+      for (let i = 0; i < times; i++) out({ ...base, target: access[2]!, method: access[1]!, status: Number(access[3]) });
       return true;
     }
     const repeats = REPEATS.exec(message);
@@ -287,17 +287,17 @@ export class AppLogReader implements LineReader {
     if (/SSE stream closed/i.test(message)) {
       const startMs = this.openStream?.startMs ?? this.clockMs;
       const endMs = /IMMEDIATE/i.test(message) ? startMs : this.clockMs;
-      out(accessRecord({ ...base, line: this.openStream?.line ?? lineNumber, method: 'GET', target: '/stream?token=(not logged)', status: 200, startMs, endMs, events: 0 }));
+      out({ ...base, line: this.openStream?.line ?? lineNumber, method: 'GET', target: '/stream?token=(not logged)', status: 200, startMs, endMs, events: 0 });
       this.openStream = undefined;
       return true;
     }
     if (/(?:New|Generated SSE) token/i.test(message)) {
-      out(accessRecord({ ...base, method: 'POST', target: '/stream-token', status: 200 }));
+      out({ ...base, method: 'POST', target: '/stream-token', status: 200 });
       return true;
     }
     if (/stream (?:a )?(?:failed|cancelled|completed) generation|Error processing generation/i.test(message)) {
       // The backend itself says the generation is over: a record the timeline reads as knowledge, not a request.
-      out(accessRecord({ ...base, method: 'GET', target: '/generations/{id}', status: 200, saysTerminal: true }));
+      out({ ...base, method: 'GET', target: '/generations/{id}', status: 200, saysTerminal: true });
       return true;
     }
     return timed || m?.[5] !== undefined || message.startsWith('...');
@@ -348,7 +348,7 @@ export class JsonLinesReader implements LineReader {
     this.fields = { ...DEFAULT_FIELDS, ...fields };
   }
 
-  read(line: string, lineNumber: number, emit: (record: AccessRecord) => void): boolean {
+  read(line: string, lineNumber: number, emit: (record: RecordFields) => void): boolean {
     let item: unknown;
     try {
       item = JSON.parse(line);
@@ -371,7 +371,7 @@ export class JsonLinesReader implements LineReader {
     const events = Number(field(item, fields.events));
     const bytes = Number(field(item, fields.bytes));
     // The proxy shortens tokens (`7Lia…uVM`): still enough to tell them apart.
-    emit(accessRecord({
+    emit({
       target: target.replace(/^https?:\/\/[^/]+/, ''),
       line: lineNumber,
       client: typeof client === 'string' || typeof client === 'number' ? String(client) : 'proxy',
@@ -382,7 +382,7 @@ export class JsonLinesReader implements LineReader {
       startMs: at === undefined || durationMs === undefined ? at : at - durationMs,
       events: Number.isFinite(events) ? events : undefined,
       bytes: Number.isFinite(bytes) ? bytes : undefined,
-    }));
+    });
     return true;
   }
 }

@@ -6,7 +6,7 @@ import type { AnalyzeResult, Analyzer } from './analyzer.js';
 import { HAR_MAX_BYTES, harRecords } from './har.js';
 import { LineSplitter } from './lineSplitter.js';
 import { AppLogReader, JsonLinesReader, NginxReader, UvicornReader, detectFormat, type JsonFieldMap, type LineReader } from './lineFormats.js';
-import type { AccessRecord, LogFormat } from './record.js';
+import type { LogFormat, RecordFields } from './record.js';
 
 /** What reading one file gave. */
 export interface FileReport {
@@ -31,8 +31,11 @@ export interface ReadOptions {
   readonly terminal: ProfileTerminal;
 }
 
-/** Where the records read go: the analyzer, or the batches that carry them to it. */
-export type RecordSink = Pick<Analyzer, 'beginFile' | 'add'>;
+/** Where the requests read go: the batches that carry them to the analyzer. */
+export interface RecordSink {
+  beginFile: Analyzer['beginFile'];
+  add(record: RecordFields): void;
+}
 
 /** Lines looked at to tell a file's format before giving up on it. */
 const DETECT_LINES = 20;
@@ -117,7 +120,7 @@ export function readInto(file: string, sink: RecordSink, options: ReadOptions): 
   const unreadableLines: number[] = [];
   const harParts: string[] = [];
   let harBytes = 0;
-  const emit = (record: AccessRecord) => {
+  const emit = (record: RecordFields) => {
     records++;
     sink.add(record);
   };

@@ -8,8 +8,9 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export type EndpointName = keyof ProfilePaths;
 
 /**
- * One request as a log or a HAR shows it: what every reader turns its lines into. Fields a
- * format does not carry are undefined (uvicorn's default log has no times, nginx no events).
+ * One request as the analyzer reads it, built from a reader's `RecordFields` on its way over
+ * (`recordBatch.ts`). Fields a format does not carry are undefined (uvicorn's default log has no
+ * times, nginx no events).
  */
 export interface AccessRecord {
   /** 1-based line of the file that shows it (for a HAR, the line of its entry). */
@@ -41,42 +42,26 @@ export interface AccessRecord {
   readonly generationHint: string | undefined;
 }
 
-/** What a reader knows of one request: the target as logged (path and query), the rest where known. */
+/**
+ * One request as a log or a HAR shows it, what every reader turns its lines into: the target as
+ * logged (path and query), the rest where known.
+ */
 export type RecordFields = Pick<AccessRecord, 'line' | 'client' | 'method' | 'status'> &
   Partial<Omit<AccessRecord, 'line' | 'client' | 'method' | 'status' | 'path' | 'hasToken' | 'tokenHash'>> & { readonly target: string };
 
 /**
- * Every record has the same shape, built here field by field: a spread of defaults costs tens of
- * microseconds a line in V8, more than reading the line.
+ * A hash of the first `token=` parameter's value in the query starting at `from`, read in place
+ * (no substring per line); undefined when the query has none or it is empty.
  */
-export function accessRecord(fields: RecordFields): AccessRecord {
-  const { target } = fields;
-  const question = target.indexOf('?');
-  const tokenStart = question < 0 ? -1 : tokenValueStart(target, question + 1);
+export function queryTokenHash(target: string, from: number): number | undefined {
+  const tokenStart = tokenValueStart(target, from);
   const tokenEnd = tokenStart < 0 ? -1 : valueEnd(target, tokenStart);
-  return {
-    line: fields.line,
-    client: fields.client,
-    method: fields.method,
-    path: question < 0 ? target : target.slice(0, question),
-    hasToken: tokenEnd > tokenStart,
-    tokenHash: tokenEnd > tokenStart ? hashToken(target, tokenStart, tokenEnd) : undefined,
-    status: fields.status,
-    startMs: fields.startMs,
-    endMs: fields.endMs,
-    bytes: fields.bytes,
-    events: fields.events,
-    terminalEvent: fields.terminalEvent ?? false,
-    saysTerminal: fields.saysTerminal ?? false,
-    retryAfterSeconds: fields.retryAfterSeconds,
-    lastEventId: fields.lastEventId,
-    generationHint: fields.generationHint,
-  };
+  return tokenEnd > tokenStart ? hashToken(target, tokenStart, tokenEnd) : undefined;
 }
 
 const TOKEN_PARAMETER = 'token=';
 
-/** Where the first `token=` parameter's value starts in the query from `from`; -1 when there is none. Read in place: no substring per line. */
+/** Where the first `token=` parameter's value starts in the query from `from`; -1 when there is none. */
 function tokenValueStart(target: string, from: number): number {
   for (let at = from; at < target.length; at = valueEnd(target, at) + 1) {
     if (holdsAt(target, TOKEN_PARAMETER, at)) return at + TOKEN_PARAMETER.length;

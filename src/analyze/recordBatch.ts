@@ -1,7 +1,8 @@
-import { detached, type AccessRecord } from './record.js';
+import { detached, queryTokenHash, type AccessRecord, type RecordFields } from './record.js';
 
 /**
- * Records on their way from the reading thread to the analyzing one: numbers in a
+ * Requests on their way from the reading thread to the analyzing one, where they become records:
+ * numbers in a
  * `Float64Array`, strings as ids (an `Int32Array`) into a table both sides grow in step; both
  * arrays are moved, not copied. The analyzer gets the same string object for a client or a path
  * on every line, and V8 hashes each of them once instead of once per line.
@@ -17,17 +18,16 @@ export interface RecordBatch {
 }
 
 const LINE = 0;
-const HAS_TOKEN = 1;
-const TOKEN_HASH = 2;
-const STATUS = 3;
-const START_MS = 4;
-const END_MS = 5;
-const BYTES = 6;
-const EVENTS = 7;
-const TERMINAL_EVENT = 8;
-const SAYS_TERMINAL = 9;
-const RETRY_AFTER_SECONDS = 10;
-const NUMBERS = 11;
+const TOKEN_HASH = 1;
+const STATUS = 2;
+const START_MS = 3;
+const END_MS = 4;
+const BYTES = 5;
+const EVENTS = 6;
+const TERMINAL_EVENT = 7;
+const SAYS_TERMINAL = 8;
+const RETRY_AFTER_SECONDS = 9;
+const NUMBERS = 10;
 
 const CLIENT = 0;
 const METHOD = 1;
@@ -36,14 +36,14 @@ const LAST_EVENT_ID = 3;
 const GENERATION_HINT = 4;
 const IDS = 5;
 
-/** Records per batch: about 220 KiB of numbers and 40 KiB of ids. */
+/** Records per batch: 160 KiB of numbers and 40 KiB of ids. */
 export const BATCH_RECORDS = 2048;
 /** Distinct strings kept before the table starts again (a log of millions of generations). */
 const TABLE_MAX = 200_000;
 /** An absent string: ids are never negative. An absent number is NaN, which no field holds. */
 const ABSENT_ID = -1;
 
-/** The reading side: records into batches, handed to `send` when full or flushed. */
+/** The reading side: requests into batches, handed to `send` when full or flushed. */
 export class BatchWriter {
   private numbers = new Float64Array(BATCH_RECORDS * NUMBERS);
   private ids = new Int32Array(BATCH_RECORDS * IDS);
@@ -58,25 +58,27 @@ export class BatchWriter {
 
   constructor(private readonly send: (batch: RecordBatch) => void) {}
 
-  add(record: AccessRecord): void {
+  /** The target is cut here, once: its path becomes an id, its token a hash. */
+  add(record: RecordFields): void {
+    const { target } = record;
+    const question = target.indexOf('?');
     const { numbers, ids } = this;
     const at = this.count * NUMBERS;
     numbers[at + LINE] = record.line;
-    numbers[at + HAS_TOKEN] = record.hasToken ? 1 : 0;
-    numbers[at + TOKEN_HASH] = record.tokenHash ?? NaN;
+    numbers[at + TOKEN_HASH] = (question < 0 ? undefined : queryTokenHash(target, question + 1)) ?? NaN;
     numbers[at + STATUS] = record.status ?? NaN;
     numbers[at + START_MS] = record.startMs ?? NaN;
     numbers[at + END_MS] = record.endMs ?? NaN;
     numbers[at + BYTES] = record.bytes ?? NaN;
     numbers[at + EVENTS] = record.events ?? NaN;
-    numbers[at + TERMINAL_EVENT] = record.terminalEvent ? 1 : 0;
-    numbers[at + SAYS_TERMINAL] = record.saysTerminal ? 1 : 0;
+    numbers[at + TERMINAL_EVENT] = record.terminalEvent === true ? 1 : 0;
+    numbers[at + SAYS_TERMINAL] = record.saysTerminal === true ? 1 : 0;
     numbers[at + RETRY_AFTER_SECONDS] = record.retryAfterSeconds ?? NaN;
     const idsAt = this.count * IDS;
     const client = this.idOf(record.client);
     ids[idsAt + CLIENT] = client;
     ids[idsAt + METHOD] = this.idOf(record.method);
-    ids[idsAt + PATH] = this.pathIdOf(client, record.path);
+    ids[idsAt + PATH] = this.pathIdOf(client, question < 0 ? target : target.slice(0, question));
     ids[idsAt + LAST_EVENT_ID] = record.lastEventId === undefined ? ABSENT_ID : this.idOf(record.lastEventId);
     ids[idsAt + GENERATION_HINT] = record.generationHint === undefined ? ABSENT_ID : this.idOf(record.generationHint);
     if (++this.count === BATCH_RECORDS) this.flush();
@@ -135,7 +137,7 @@ class RecentPaths {
   otherId = ABSENT_ID;
 }
 
-/** The analyzing side: batches back into records. */
+/** The analyzing side: batches into records. */
 export class BatchReader {
   private table: string[] = [];
 
@@ -146,16 +148,17 @@ export class BatchReader {
     for (let i = 0; i < batch.count; i++) onRecord(this.record(batch.numbers, i * NUMBERS, batch.ids, i * IDS));
   }
 
-  /** The same fields in the same order as `accessRecord` builds them: one shape for the analyzer. */
+  /** Every record built here, field by field in one order: one shape for the analyzer. */
   private record(numbers: Float64Array, at: number, ids: Int32Array, idsAt: number): AccessRecord {
     const { table } = this;
+    const tokenHash = present(numbers[at + TOKEN_HASH]!);
     return {
       line: numbers[at + LINE]!,
       client: table[ids[idsAt + CLIENT]!]!,
       method: table[ids[idsAt + METHOD]!]!,
       path: table[ids[idsAt + PATH]!]!,
-      hasToken: numbers[at + HAS_TOKEN] === 1,
-      tokenHash: present(numbers[at + TOKEN_HASH]!),
+      hasToken: tokenHash !== undefined,
+      tokenHash,
       status: present(numbers[at + STATUS]!),
       startMs: present(numbers[at + START_MS]!),
       endMs: present(numbers[at + END_MS]!),
