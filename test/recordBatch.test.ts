@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AccessRecord, RecordFields } from '../src/analyze/record.js';
-import { BATCH_RECORDS, BatchReader, BatchWriter, type RecordBatch } from '../src/analyze/recordBatch.js';
+import { BATCH_RECORDS, BatchReader, BatchWriter, TABLE_MAX, type RecordBatch } from '../src/analyze/recordBatch.js';
 
 /** Requests through a writer and a reader, as they cross from the reading thread to the analyzer. */
 function roundTrip(requests: readonly RecordFields[]): { out: AccessRecord[]; batches: RecordBatch[] } {
@@ -68,5 +68,15 @@ describe('record batches between the reading thread and the analyzer', () => {
     const sent = [token, stream, other, token, other, stream, sameLength, stream, sameLength, token, sameLength];
     const { out } = roundTrip(sent);
     expect(out.map((record) => `${record.client} ${record.path}`)).toEqual(sent.map((request) => `${request.client} ${request.target.split('?')[0]}`));
+  });
+
+  it('start their string table again past its bound, and every record still names its own client and path', () => {
+    // Every request from a client of its own: the table fills with addresses and paths, then starts again.
+    const sent = Array.from({ length: TABLE_MAX + 5_000 }, (_, i) => ({ ...stream, line: i + 1, client: `c${i}`, target: `/g/${i % 7}/stream` }));
+    const { out, batches } = roundTrip(sent);
+    expect(batches.filter((batch) => batch.restart)).toHaveLength(1);
+    expect(out).toHaveLength(sent.length);
+    for (const i of [0, 1, TABLE_MAX - 1, TABLE_MAX + 4_999]) expect(out[i]).toMatchObject({ line: i + 1, client: `c${i}`, path: `/g/${i % 7}/stream`, method: 'GET', lastEventId: '42', generationHint: id });
+    expect(out.every((record, i) => record.client === `c${i}` && record.path === `/g/${i % 7}/stream`)).toBe(true);
   });
 });

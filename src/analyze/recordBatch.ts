@@ -2,10 +2,9 @@ import { detached, queryTokenHash, type AccessRecord, type RecordFields } from '
 
 /**
  * Requests on their way from the reading thread to the analyzing one, where they become records:
- * numbers in a
- * `Float64Array`, strings as ids (an `Int32Array`) into a table both sides grow in step; both
- * arrays are moved, not copied. The analyzer gets the same string object for a client or a path
- * on every line, and V8 hashes each of them once instead of once per line.
+ * numbers in a `Float64Array`, strings as ids (an `Int32Array`) into a table both sides grow in
+ * step; both arrays are moved, not copied. The analyzer gets the same string object for a client
+ * or a path on every line, and V8 hashes each of them once instead of once per line.
  */
 export interface RecordBatch {
   readonly numbers: Float64Array;
@@ -39,7 +38,7 @@ const IDS = 5;
 /** Records per batch: 160 KiB of numbers and 40 KiB of ids. */
 export const BATCH_RECORDS = 2048;
 /** Distinct strings kept before the table starts again (a log of millions of generations). */
-const TABLE_MAX = 200_000;
+export const TABLE_MAX = 200_000;
 /** An absent string: ids are never negative. An absent number is NaN, which no field holds. */
 const ABSENT_ID = -1;
 
@@ -130,6 +129,7 @@ export class BatchWriter {
   }
 }
 
+/** A client's last two paths and their ids. */
 class RecentPaths {
   lastPath = '';
   lastId = ABSENT_ID;
