@@ -7,21 +7,39 @@ import type { FileReport, ReadOptions } from './read.js';
 /** What the reading thread is given. */
 export interface ReadWorkerData extends ReadOptions {
   readonly files: readonly string[];
-  /** One Int32: batches the analyzer has taken, counted by it, waited on by the reader. */
+  /** The memory of `TakenBatches`, shared by both threads. */
   readonly taken: SharedArrayBuffer;
 }
 
 /** What the reading thread says, in order. */
 export type ReadMessage =
-  | { readonly kind: 'file'; readonly file: string; readonly resolutionMs: number; readonly unit: Evidence['unit'] }
+  | { readonly kind: 'file'; readonly file: string; readonly resolutionMs: number; readonly unit: Evidence['unit'] | undefined }
   | { readonly kind: 'records'; readonly batch: RecordBatch }
   | { readonly kind: 'read'; readonly report: FileReport }
   | { readonly kind: 'failed'; readonly message: string; readonly usage: boolean };
 
 /** Batches sent and not yet taken before the reader waits: what the reading may run ahead by. */
-export const BATCHES_AHEAD = 16;
+const BATCHES_AHEAD = 16;
 
-const TAKEN = 0;
+/** The reading's flow control: batches the analyzer has taken, counted by it, waited on by the reader. */
+export class TakenBatches {
+  private readonly count: Int32Array;
+
+  constructor(readonly memory = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT)) {
+    this.count = new Int32Array(memory);
+  }
+
+  /** The analyzer has taken one more batch. */
+  took(): void {
+    Atomics.add(this.count, 0, 1);
+    Atomics.notify(this.count, 0);
+  }
+
+  /** The reader, `sent` batches sent, waits until it is at most `BATCHES_AHEAD` ahead. */
+  waitUntilWithin(sent: number): void {
+    for (let seen = Atomics.load(this.count, 0); sent - seen > BATCHES_AHEAD; seen = Atomics.load(this.count, 0)) Atomics.wait(this.count, 0, seen);
+  }
+}
 
 /**
  * Reads the files on a thread of its own while this one analyzes: reading and cutting lines
@@ -30,9 +48,8 @@ const TAKEN = 0;
  * is `BATCHES_AHEAD` batches ahead, so memory stays flat however long the file is.
  */
 export function readFiles(files: readonly string[], analyzer: Analyzer, options: ReadOptions): Promise<FileReport[]> {
-  const taken = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
-  const takenCount = new Int32Array(taken);
-  const data: ReadWorkerData = { files, format: options.format, jsonFields: options.jsonFields, terminal: options.terminal, taken };
+  const taken = new TakenBatches();
+  const data: ReadWorkerData = { ...options, files, taken: taken.memory };
   const worker = new Worker(new URL('./readWorker.js', import.meta.url), { workerData: data });
   const batches = new BatchReader();
   const add = analyzer.add.bind(analyzer);
@@ -45,8 +62,7 @@ export function readFiles(files: readonly string[], analyzer: Analyzer, options:
           return;
         case 'records':
           batches.read(message.batch, add);
-          Atomics.add(takenCount, TAKEN, 1);
-          Atomics.notify(takenCount, TAKEN);
+          taken.took();
           return;
         case 'read':
           reports.push(message.report);
